@@ -1,0 +1,234 @@
+//! The `dealersim` command line: a thin layer over the library.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario};
+use dealersim::{MakerSummary, SimError, run_to_directory};
+
+/// Agent-based simulation of over-the-counter dealer markets.
+#[derive(Parser)]
+#[command(name = "dealersim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its outputs to a directory.
+    Run {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Output directory [default: out/<scenario file stem>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the number of ticks.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        steps: Option<u32>,
+        /// Override the master seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the table format.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// Also write one row per trade (can be large).
+        #[arg(long)]
+        trades: bool,
+        /// No progress bar and no summary table.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a scenario file without running it.
+    Validate {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Parquet,
+    Csv,
+}
+
+/// Exit status for a scenario that cannot be used (bad file, bad values).
+const EXIT_BAD_SCENARIO: u8 = 2;
+/// Exit status for a failure while running or writing.
+const EXIT_RUN_FAILED: u8 = 1;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { scenario } => match load_scenario(&scenario) {
+            Ok(s) => {
+                println!(
+                    "{}: ok ({} investors, {} market makers, {} ticks)",
+                    scenario.display(),
+                    s.investor_count(),
+                    s.market_makers.len(),
+                    s.steps
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => scenario_failure(&error),
+        },
+        Command::Run {
+            scenario: path,
+            out,
+            steps,
+            seed,
+            format,
+            trades,
+            quiet,
+        } => {
+            let mut scenario = match load_scenario(&path) {
+                Ok(s) => s,
+                Err(error) => return scenario_failure(&error),
+            };
+            if let Some(steps) = steps {
+                scenario.steps = steps;
+            }
+            if let Some(seed) = seed {
+                scenario.seed = seed;
+            }
+            if let Some(format) = format {
+                scenario.output.format = match format {
+                    FormatArg::Parquet => OutputFormat::Parquet,
+                    FormatArg::Csv => OutputFormat::Csv,
+                };
+            }
+            scenario.output.trades |= trades;
+            let out = out.unwrap_or_else(|| default_out_dir(&path));
+            let progress = progress_bar(u64::from(scenario.steps), quiet);
+            let result = run_to_directory(&scenario, &path.display().to_string(), &out, |done| {
+                progress.set_position(u64::from(done))
+            });
+            progress.finish_and_clear();
+            match result {
+                Ok(report) => {
+                    if !quiet {
+                        print!("{}", summary_table(&report.summary));
+                        println!(
+                            "wrote {} files to {} in {:.2} s",
+                            report.files.len(),
+                            out.display(),
+                            report.manifest.wall_time_seconds
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    eprintln!("nothing was written to {}", out.display());
+                    ExitCode::from(match error {
+                        SimError::Invalid(_) => EXIT_BAD_SCENARIO,
+                        _ => EXIT_RUN_FAILED,
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn scenario_failure(error: &ScenarioError) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(EXIT_BAD_SCENARIO)
+}
+
+fn default_out_dir(scenario: &Path) -> PathBuf {
+    let stem = scenario
+        .file_stem()
+        .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned());
+    Path::new("out").join(stem)
+}
+
+/// A progress bar on a terminal, nothing otherwise (logs and pipes stay clean).
+fn progress_bar(ticks: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(ticks);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} tick {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// The end-of-run table: one row per market maker.
+fn summary_table(rows: &[MakerSummary]) -> String {
+    let headers = [
+        "market maker",
+        "trades",
+        "volume",
+        "share",
+        "position",
+        "spread rev",
+        "position rev",
+        "hedging cost",
+        "risk cost",
+        "reward",
+    ];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.trades.to_string(),
+                format!("{:.2}", s.volume),
+                format!("{:.1}%", 100.0 * s.market_share),
+                format!("{:.2}", s.final_position),
+                format!("{:.4}", s.reward.spread_revenue),
+                format!("{:.4}", s.reward.position_revenue),
+                format!("{:.4}", s.reward.hedging_cost),
+                format!("{:.4}", s.reward.risk_cost),
+                format!("{:.4}", s.reward.total()),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|c| {
+            cells
+                .iter()
+                .map(|r| r[c].chars().count())
+                .chain([headers[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |row: &[String]| {
+        row.iter()
+            .enumerate()
+            .map(|(c, v)| {
+                if c == 0 {
+                    format!("{v:<w$}", w = widths[c])
+                } else {
+                    format!("{v:>w$}", w = widths[c])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut out = line(&headers.map(String::from));
+    out.push('\n');
+    out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+    out.push('\n');
+    for row in &cells {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,561 @@
+//! The dealer market of Ganesh et al. 2019 as ECS systems: thin glue between components
+//! and the pure maths in `market`, `agents` and `dealers`.
+//!
+//! Counterparty indices: investors are `0..N` (their ids), market maker m is `N + m`.
+
+use std::collections::VecDeque;
+
+use bevy_ecs::prelude::*;
+use rayon::prelude::*;
+
+use crate::agents::investor::{InvestorId, Order, TradeProfile, decide_trade};
+use crate::agents::{AgentRng, Holdings};
+use crate::dealers::hedging_schedule::{self, HedgeProblem};
+use crate::dealers::pricing::best_quote;
+use crate::dealers::{CounterpartyBook, Hedger, Ledger, MarketMakerId, Pricing, QuoteCurve};
+use crate::market::price_process::uniform;
+use crate::market::reference_curve::SizeOutOfRange;
+use crate::market::{Clock, MarketProcess, MarketState};
+use crate::scenario::VolatilityEstimate;
+use crate::schedule::TickPhase;
+
+/// Population sizes, for counterparty indexing.
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct Population {
+    /// N, number of investors.
+    pub investors: u32,
+    /// M, number of market makers.
+    pub market_makers: u32,
+}
+
+impl Population {
+    /// Counterparty index of market maker `m`.
+    pub fn maker_slot(&self, m: u32) -> usize {
+        (self.investors + m) as usize
+    }
+
+    /// Number of counterparty slots in every book.
+    pub fn slots(&self) -> usize {
+        (self.investors + self.market_makers) as usize
+    }
+}
+
+/// This tick's orders, sorted by investor id.
+#[derive(Resource, Debug, Default)]
+pub struct PendingOrders(pub Vec<Order>);
+
+/// This tick's pricing curves, indexed by market maker id, and S_ref(0).
+#[derive(Resource, Debug, Default)]
+pub struct QuoteBoard {
+    /// S_ref(0) = s0/2 this tick.
+    pub half_spread: f64,
+    /// Each market maker's curve.
+    pub curves: Vec<QuoteCurve>,
+}
+
+/// A trade whose position revenue is due t_m ticks after it.
+#[derive(Clone, Copy, Debug)]
+pub struct PendingRevenue {
+    /// The market maker that quoted.
+    pub maker: u32,
+    /// The counterparty's slot in the maker's book.
+    pub counterparty: u32,
+    /// Size from the maker's side (+ when it bought), units.
+    pub maker_signed_size: f64,
+    /// P_t at the trade.
+    pub mid_at_trade: f64,
+    /// Spread revenue the maker earned on it, currency.
+    pub spread_revenue: f64,
+}
+
+/// Trades waiting for their position revenue: one bucket per tick, at most t_m + 1 kept.
+#[derive(Resource, Debug, Default)]
+pub struct PositionRevenueQueue {
+    buckets: VecDeque<(u32, Vec<PendingRevenue>)>,
+}
+
+impl PositionRevenueQueue {
+    fn push(&mut self, tick: u32, entry: PendingRevenue) {
+        match self.buckets.back_mut() {
+            Some((t, bucket)) if *t == tick => bucket.push(entry),
+            _ => self.buckets.push_back((tick, vec![entry])),
+        }
+    }
+
+    /// Removes and returns the trades made at or before `tick`.
+    fn take_due(&mut self, tick: u32) -> Vec<PendingRevenue> {
+        let mut due = Vec::new();
+        while self.buckets.front().is_some_and(|(t, _)| *t <= tick) {
+            if let Some((_, bucket)) = self.buckets.pop_front() {
+                due.extend(bucket);
+            }
+        }
+        due
+    }
+
+    /// Number of trades waiting.
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(|(_, b)| b.len()).sum()
+    }
+
+    /// Whether no trade is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.iter().all(|(_, b)| b.is_empty())
+    }
+}
+
+/// Whether a trade came from an investor order or a market maker's hedge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TradeKind {
+    /// An investor traded with the cheapest market maker.
+    Investor,
+    /// A market maker hedged with another.
+    Hedge,
+}
+
+/// One executed trade, as the trades table records it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TradeRecord {
+    /// Tick of execution.
+    pub tick: u32,
+    /// Investor order or hedge.
+    pub kind: TradeKind,
+    /// The market maker that quoted (provided liquidity).
+    pub maker: u32,
+    /// Investor id, or market maker id for hedges.
+    pub counterparty: u32,
+    /// Size from the quoting maker's side (+ when it bought), units.
+    pub maker_signed_size: f64,
+    /// Relative spread paid by the counterparty.
+    pub spread: f64,
+    /// Execution price, P_t·(1 ± spread).
+    pub price: f64,
+    /// Tier the maker quoted at.
+    pub tier: u8,
+    /// Whether an investor's direction came from the oracle.
+    pub informed: bool,
+}
+
+/// This tick's trades, kept only when the run records trades.
+#[derive(Resource, Debug, Default)]
+pub struct TradeLog {
+    /// Whether to keep trades at all.
+    pub enabled: bool,
+    /// The trades of the current tick.
+    pub trades: Vec<TradeRecord>,
+}
+
+impl TradeLog {
+    fn push(&mut self, record: TradeRecord) {
+        if self.enabled {
+            self.trades.push(record);
+        }
+    }
+}
+
+/// Model errors raised inside systems; the driver stops the run at the end of the tick.
+#[derive(Resource, Debug, Default)]
+pub struct Faults(pub Vec<SizeOutOfRange>);
+
+/// Installs the dealer market's systems into the tick's phases.
+pub fn install(schedule: &mut Schedule) {
+    schedule.add_systems(
+        (advance_market, open_books)
+            .chain()
+            .in_set(TickPhase::PriceProcess),
+    );
+    schedule.add_systems(generate_orders.in_set(TickPhase::Arrivals));
+    schedule.add_systems(retier_counterparties.in_set(TickPhase::Tiering));
+    schedule.add_systems(post_quotes.in_set(TickPhase::Pricing));
+    schedule.add_systems(match_orders.in_set(TickPhase::Matching));
+    schedule.add_systems(hedge_positions.in_set(TickPhase::Hedging));
+    schedule.add_systems(
+        (settle_position_revenue, charge_risk_and_close)
+            .chain()
+            .in_set(TickPhase::Reward),
+    );
+}
+
+/// PriceProcess: P_t from the path, a fresh s0.
+fn advance_market(
+    clock: Res<Clock>,
+    mut process: ResMut<MarketProcess>,
+    mut state: ResMut<MarketState>,
+) {
+    let tick = u64::from(clock.tick);
+    let price = process.path.price(tick);
+    state.previous_price = if clock.tick == 0 { price } else { state.price };
+    state.price = price;
+    let law = process.spread_law;
+    state.curve.reference_spread = law.sample(&mut process.spread_rng);
+    process.path.forget_before(tick);
+}
+
+/// PriceProcess: open every market maker's tick and update volatility estimates.
+fn open_books(
+    clock: Res<Clock>,
+    state: Res<MarketState>,
+    mut log: ResMut<TradeLog>,
+    mut makers: Query<(&Holdings, &mut Ledger, Option<&mut Hedger>), Without<InvestorId>>,
+) {
+    log.trades.clear();
+    let log_return = (state.price / state.previous_price).ln();
+    for (holdings, mut ledger, hedger) in &mut makers {
+        ledger.open_tick(holdings.position);
+        if let Some(mut hedger) = hedger
+            && clock.tick > 0
+            && let VolatilityEstimate::Ewma(weight) = hedger.config.volatility_estimate
+        {
+            hedger.variance += weight * (log_return * log_return - hedger.variance);
+        }
+    }
+}
+
+/// Arrivals: each investor's decision, from its own stream.
+fn generate_orders(
+    clock: Res<Clock>,
+    state: Res<MarketState>,
+    mut process: ResMut<MarketProcess>,
+    mut orders: ResMut<PendingOrders>,
+    mut investors: Query<(Entity, &InvestorId, &TradeProfile, &mut AgentRng)>,
+) {
+    let horizon = u64::from(process.position_horizon);
+    let future = process.path.price(u64::from(clock.tick) + horizon);
+    let price_rises = (future != state.price).then_some(future > state.price);
+    let max_size = process.max_trade_size;
+    orders.0.clear();
+    for (entity, &investor, profile, mut rng) in &mut investors {
+        if let Some(d) = decide_trade(profile, &mut rng.0, max_size, price_rises) {
+            orders.0.push(Order {
+                investor,
+                entity,
+                size: d.size,
+                investor_buys: d.buys,
+                informed: d.informed,
+                tie_break: d.tie_break,
+            });
+        }
+    }
+    // Table iteration follows spawn order, but the outcome must not depend on it.
+    orders.0.sort_unstable_by_key(|o| o.investor);
+}
+
+/// Tiering: re-rank counterparties of every dynamic book due this tick, books in parallel.
+fn retier_counterparties(clock: Res<Clock>, mut books: Query<&mut CounterpartyBook>) {
+    let tick = clock.tick;
+    let mut due: Vec<&mut CounterpartyBook> = books
+        .iter_mut()
+        .filter(|b| b.retiers_at(tick))
+        .map(Mut::into_inner)
+        .collect();
+    due.par_iter_mut().for_each(|book| book.retier(tick));
+}
+
+/// Pricing: this tick's curves on the board.
+fn post_quotes(
+    state: Res<MarketState>,
+    mut board: ResMut<QuoteBoard>,
+    makers: Query<(&MarketMakerId, &Pricing)>,
+) {
+    board.half_spread = state.curve.at_zero();
+    board.curves.resize(
+        makers.iter().len(),
+        QuoteCurve {
+            alpha: 1.0,
+            tier_penalty: 0.0,
+        },
+    );
+    for (id, pricing) in &makers {
+        board.curves[id.0 as usize] = pricing.0;
+    }
+}
+
+/// The quoting market maker chosen for an order.
+#[derive(Clone, Copy)]
+struct Fill {
+    maker: usize,
+    spread: f64,
+    tier: u8,
+}
+
+/// Below this many orders, evaluating quotes on one thread is cheaper than splitting.
+const PARALLEL_MIN_ORDERS: usize = 2048;
+
+/// Matching: every order executes with the cheapest quote (ties split at random).
+#[allow(clippy::too_many_arguments)]
+fn match_orders(
+    clock: Res<Clock>,
+    state: Res<MarketState>,
+    board: Res<QuoteBoard>,
+    orders: Res<PendingOrders>,
+    mut queue: ResMut<PositionRevenueQueue>,
+    mut log: ResMut<TradeLog>,
+    mut faults: ResMut<Faults>,
+    mut investors: Query<&mut Holdings, With<InvestorId>>,
+    mut makers: Query<
+        (
+            &MarketMakerId,
+            &mut CounterpartyBook,
+            &mut Holdings,
+            &mut Ledger,
+        ),
+        Without<InvestorId>,
+    >,
+) {
+    let fills: Result<Vec<Fill>, SizeOutOfRange> = {
+        let mut books: Vec<(u32, &CounterpartyBook)> =
+            makers.iter().map(|(id, book, ..)| (id.0, book)).collect();
+        books.sort_unstable_by_key(|(id, _)| *id);
+        let books: Vec<&CounterpartyBook> = books.into_iter().map(|(_, b)| b).collect();
+        let shape = state.curve.shape;
+        let choose = |order: &Order| -> Result<Fill, SizeOutOfRange> {
+            let log_ratio = shape.ratio(order.size)?.ln();
+            let slot = order.investor.0 as usize;
+            let quotes =
+                board.curves.iter().zip(&books).map(|(curve, book)| {
+                    curve.spread(board.half_spread, log_ratio, book.tier(slot))
+                });
+            let (maker, spread) = best_quote(quotes, order.tie_break).unwrap_or((0, f64::INFINITY));
+            Ok(Fill {
+                maker,
+                spread,
+                tier: books[maker].tier(slot),
+            })
+        };
+        if orders.0.len() >= PARALLEL_MIN_ORDERS {
+            orders
+                .0
+                .par_iter()
+                .with_min_len(PARALLEL_MIN_ORDERS / 2)
+                .map(choose)
+                .collect()
+        } else {
+            orders.0.iter().map(choose).collect()
+        }
+    };
+    let fills = match fills {
+        Ok(fills) => fills,
+        Err(fault) => {
+            faults.0.push(fault);
+            return;
+        }
+    };
+
+    let mut makers: Vec<_> = makers.iter_mut().collect();
+    makers.sort_unstable_by_key(|(id, ..)| id.0);
+    let tick = clock.tick;
+    let mid = state.price;
+    for (order, fill) in orders.0.iter().zip(fills) {
+        let direction = if order.investor_buys { 1.0 } else { -1.0 };
+        let price = mid * (1.0 + direction * fill.spread);
+        if let Ok(mut holdings) = investors.get_mut(order.entity) {
+            holdings.trade(direction * order.size, price);
+        }
+        let (_, book, holdings, ledger) = &mut makers[fill.maker];
+        let maker_signed_size = -direction * order.size;
+        holdings.trade(maker_signed_size, price);
+        let spread_revenue = fill.spread * order.size * mid;
+        ledger.tick.spread_revenue += spread_revenue;
+        ledger.activity.trades += 1;
+        ledger.activity.volume += order.size;
+        book.record_volume(order.investor.0 as usize, order.size, tick);
+        queue.push(
+            tick,
+            PendingRevenue {
+                maker: fill.maker as u32,
+                counterparty: order.investor.0,
+                maker_signed_size,
+                mid_at_trade: mid,
+                spread_revenue,
+            },
+        );
+        log.push(TradeRecord {
+            tick,
+            kind: TradeKind::Investor,
+            maker: fill.maker as u32,
+            counterparty: order.investor.0,
+            maker_signed_size,
+            spread: fill.spread,
+            price,
+            tier: fill.tier,
+            informed: order.informed,
+        });
+    }
+}
+
+/// Positions smaller than this (units) are not worth a hedge.
+const HEDGE_EPSILON: f64 = 1e-9;
+
+/// Hedging: each hedging market maker, in id order, trades the first slice of its VaR
+/// schedule with the other market maker quoting the best price for that size.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn hedge_positions(
+    clock: Res<Clock>,
+    state: Res<MarketState>,
+    board: Res<QuoteBoard>,
+    population: Res<Population>,
+    process: Res<MarketProcess>,
+    mut queue: ResMut<PositionRevenueQueue>,
+    mut log: ResMut<TradeLog>,
+    mut faults: ResMut<Faults>,
+    mut makers: Query<
+        (
+            &MarketMakerId,
+            &mut CounterpartyBook,
+            &mut Holdings,
+            &mut Ledger,
+            Option<&Hedger>,
+            &mut AgentRng,
+        ),
+        Without<InvestorId>,
+    >,
+) {
+    let mut makers: Vec<_> = makers.iter_mut().collect();
+    makers.sort_unstable_by_key(|(id, ..)| id.0);
+    let shape = state.curve.shape;
+    let half_spread = board.half_spread;
+    let max_slice = process.max_trade_size;
+    let tick = clock.tick;
+    let mid = state.price;
+    for hedger_index in 0..makers.len() {
+        let (hedger_id, position, config, variance) = {
+            let (id, _, holdings, _, hedger, _) = &makers[hedger_index];
+            let Some(hedger) = hedger else { continue };
+            (
+                id.0,
+                holdings.position,
+                hedger.config.clone(),
+                hedger.variance,
+            )
+        };
+        if position.abs() <= HEDGE_EPSILON {
+            continue;
+        }
+        let own_slot = population.maker_slot(hedger_id);
+        // What every other market maker quotes to this one: (index, curve, tier).
+        let others: Vec<(usize, QuoteCurve, u8)> = makers
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != hedger_index)
+            .map(|(j, (id, book, ..))| (j, board.curves[id.0 as usize], book.tier(own_slot)))
+            .collect();
+        let quote_for = |size: f64| -> Result<Vec<f64>, SizeOutOfRange> {
+            let log_ratio = shape.ratio(size)?.ln();
+            Ok(others
+                .iter()
+                .map(|(_, curve, tier)| curve.spread(half_spread, log_ratio, *tier))
+                .collect())
+        };
+        let best_spread = |size: f64| -> f64 {
+            quote_for(size).map_or(f64::INFINITY, |q| {
+                q.into_iter().fold(f64::INFINITY, f64::min)
+            })
+        };
+        let volatility = match config.volatility_estimate {
+            VolatilityEstimate::Known => process.tick_volatility,
+            VolatilityEstimate::Ewma(_) => variance.sqrt(),
+        };
+        let schedule = hedging_schedule::solve(&HedgeProblem {
+            position: position.abs(),
+            horizon: config.horizon as usize,
+            risk_aversion: config.risk_aversion,
+            volatility,
+            max_slice,
+            spread: &best_spread,
+        });
+        let size = position.abs() * schedule.slices.first().copied().unwrap_or(0.0);
+        let tie_break = uniform(&mut makers[hedger_index].5.0);
+        if size <= HEDGE_EPSILON {
+            continue;
+        }
+        let quotes = match quote_for(size) {
+            Ok(q) => q,
+            Err(fault) => {
+                faults.0.push(fault);
+                continue;
+            }
+        };
+        let Some((pick, spread)) = best_quote(quotes.iter().copied(), tie_break) else {
+            continue;
+        };
+        let (dealer_index, _, tier) = others[pick];
+        // The hedger sells when long; the dealer takes the other side.
+        let dealer_signed_size = position.signum() * size;
+        let price = mid * (1.0 - position.signum() * spread);
+        let cost = spread * size * mid;
+        {
+            let (_, _, holdings, ledger, ..) = &mut makers[hedger_index];
+            holdings.trade(-dealer_signed_size, price);
+            ledger.tick.hedging_cost += cost;
+            ledger.activity.hedged_out += size;
+        }
+        let dealer_id = {
+            let (id, book, holdings, ledger, ..) = &mut makers[dealer_index];
+            holdings.trade(dealer_signed_size, price);
+            ledger.tick.spread_revenue += cost;
+            ledger.activity.hedged_in += size;
+            book.record_volume(own_slot, size, tick);
+            id.0
+        };
+        queue.push(
+            tick,
+            PendingRevenue {
+                maker: dealer_id,
+                counterparty: own_slot as u32,
+                maker_signed_size: dealer_signed_size,
+                mid_at_trade: mid,
+                spread_revenue: cost,
+            },
+        );
+        log.push(TradeRecord {
+            tick,
+            kind: TradeKind::Hedge,
+            maker: dealer_id,
+            counterparty: hedger_id,
+            maker_signed_size: dealer_signed_size,
+            spread,
+            price,
+            tier,
+            informed: false,
+        });
+    }
+}
+
+/// Reward: trades made t_m ticks ago earn (P_t − P_trade)·ṽ, and their yield feeds the
+/// quoting market maker's score of the counterparty.
+fn settle_position_revenue(
+    clock: Res<Clock>,
+    state: Res<MarketState>,
+    process: Res<MarketProcess>,
+    mut queue: ResMut<PositionRevenueQueue>,
+    mut makers: Query<(&MarketMakerId, &mut CounterpartyBook, &mut Ledger)>,
+) {
+    let Some(trade_tick) = clock.tick.checked_sub(process.position_horizon) else {
+        return;
+    };
+    let due = queue.take_due(trade_tick);
+    if due.is_empty() {
+        return;
+    }
+    let mut makers: Vec<_> = makers.iter_mut().collect();
+    makers.sort_unstable_by_key(|(id, ..)| id.0);
+    for trade in due {
+        let position_revenue = (state.price - trade.mid_at_trade) * trade.maker_signed_size;
+        let notional = trade.maker_signed_size.abs() * trade.mid_at_trade;
+        let (_, book, ledger) = &mut makers[trade.maker as usize];
+        ledger.tick.position_revenue += position_revenue;
+        book.record_yield(
+            trade.counterparty as usize,
+            (trade.spread_revenue + position_revenue) / notional,
+        );
+    }
+}
+
+/// Reward: risk cost on the position carried into the tick, then the tick's totals.
+fn charge_risk_and_close(state: Res<MarketState>, mut ledgers: Query<&mut Ledger>) {
+    let price_change = state.price - state.previous_price;
+    for mut ledger in &mut ledgers {
+        ledger.tick.risk_cost = (ledger.position_at_open * price_change).min(0.0);
+        ledger.close_tick();
+    }
+}

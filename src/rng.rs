@@ -1,0 +1,94 @@
+//! Named, portable random streams derived from the scenario seed.
+//!
+//! Every random quantity in a run comes from a [`Stream`]: a Xoshiro256++ generator whose
+//! 256-bit state is derived from `(master seed, domain, index)` by SplitMix64. Streams are
+//! independent of thread count and of the order in which entities are visited, so a
+//! scenario and its seed fix every output byte. `StdRng`/`SmallRng` are never used: their
+//! algorithms may change between `rand` releases.
+
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// The generator behind every stream: Xoshiro256++ (Blackman & Vigna), 256-bit state.
+pub type Stream = Xoshiro256PlusPlus;
+
+/// What a stream is for; part of the derivation key so that streams never overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum StreamDomain {
+    /// The mid-price path (GBM shocks).
+    MidPrice = 1,
+    /// The reference spread drawn each tick.
+    ReferenceSpread = 2,
+    /// Drawing a generated investor group's parameters (index = investor id).
+    Population = 3,
+    /// An investor's trading decisions (index = investor id).
+    Investor = 4,
+    /// A market maker's own decisions, e.g. tie breaks when hedging (index = market maker id).
+    MarketMaker = 5,
+}
+
+/// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The stream for `(seed, domain, index)`.
+///
+/// The key is mixed through SplitMix64 three times (seed, domain, index) before the four
+/// state words are drawn, so neighbouring indices give unrelated streams.
+pub fn stream(seed: u64, domain: StreamDomain, index: u64) -> Stream {
+    let mut state = seed;
+    let mut key = splitmix64(&mut state);
+    key ^= (domain as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut state = key;
+    let mut key = splitmix64(&mut state);
+    key ^= index.wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
+    let mut state = key;
+    let mut bytes = [0u8; 32];
+    for chunk in bytes.chunks_exact_mut(8) {
+        chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+    }
+    Stream::from_seed(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    /// Known-answer values: if these change, every published result changes. Update only
+    /// on purpose, together with the golden run hash.
+    #[test]
+    fn stream_known_answers() {
+        let mut s = stream(42, StreamDomain::Investor, 7);
+        let got: Vec<u64> = (0..3).map(|_| s.next_u64()).collect();
+        let mut again = stream(42, StreamDomain::Investor, 7);
+        let twice: Vec<u64> = (0..3).map(|_| again.next_u64()).collect();
+        assert_eq!(got, twice);
+        assert_eq!(got, KNOWN_ANSWERS, "stream derivation changed: {got:?}");
+    }
+
+    const KNOWN_ANSWERS: [u64; 3] = [0, 0, 0];
+
+    #[test]
+    fn streams_differ_by_domain_and_index() {
+        let first = |d, i| stream(1, d, i).next_u64();
+        assert_ne!(
+            first(StreamDomain::Investor, 0),
+            first(StreamDomain::Investor, 1)
+        );
+        assert_ne!(
+            first(StreamDomain::Investor, 0),
+            first(StreamDomain::MarketMaker, 0)
+        );
+        assert_ne!(
+            stream(1, StreamDomain::MidPrice, 0).next_u64(),
+            stream(2, StreamDomain::MidPrice, 0).next_u64()
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! Reading a scenario file: RON parsing with line/column and field path on every error,
+//! then validation, all reported together in one [`ScenarioError`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ron::extensions::Extensions;
+
+use super::Scenario;
+use super::locate::{FieldLocations, SourcePosition};
+use super::validate::{Problem, validate};
+
+/// RON extensions enabled for every scenario: `implicit_some` lets `hedging: (...)` stand
+/// for `hedging: Some((...))`, and `unwrap_variant_newtypes` lets
+/// `AverageYield(weight: 0.1)` stand for `AverageYield((weight: 0.1))`.
+pub fn extensions() -> Extensions {
+    Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES
+}
+
+/// One located problem in a scenario file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocatedProblem {
+    /// Where the field (or, for a defaulted field, its enclosing value) is written.
+    pub position: Option<SourcePosition>,
+    /// Whether `position` is the field itself (false: an ancestor, the field took its default).
+    pub exact: bool,
+    /// The problem with its field path.
+    pub problem: Problem,
+}
+
+/// Why a scenario could not be used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario `{}`: {source}", path.display())]
+    Io {
+        /// The scenario path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Malformed RON, a wrong type, an unknown or missing field.
+    #[error("{}", render_parse(path, *position, field_path, message))]
+    Parse {
+        /// The scenario path.
+        path: PathBuf,
+        /// Where the parser stopped.
+        position: SourcePosition,
+        /// Field path where the error occurred ("" at the top level).
+        field_path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The file parsed but some values are out of range or inconsistent.
+    #[error("{}", render_invalid(path, problems))]
+    Invalid {
+        /// The scenario path.
+        path: PathBuf,
+        /// Every problem found, in field order.
+        problems: Vec<LocatedProblem>,
+    },
+}
+
+fn render_parse(path: &Path, position: SourcePosition, field_path: &str, message: &str) -> String {
+    let field = if field_path.is_empty() {
+        String::new()
+    } else {
+        format!(" at `{field_path}`")
+    };
+    format!(
+        "cannot parse scenario `{}`\n  --> {}:{}:{}{field}: {message}",
+        path.display(),
+        path.display(),
+        position.line,
+        position.column
+    )
+}
+
+fn render_invalid(path: &Path, problems: &[LocatedProblem]) -> String {
+    let mut out = format!(
+        "invalid scenario `{}`: {} problem{}",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for located in problems {
+        let place = match located.position {
+            Some(p) if located.exact => format!("{}:{}:{}", path.display(), p.line, p.column),
+            Some(p) => format!("{}:{}:{} (default)", path.display(), p.line, p.column),
+            None => path.display().to_string(),
+        };
+        out.push_str(&format!("\n  --> {place}  {}", located.problem));
+    }
+    out
+}
+
+impl fmt::Display for LocatedProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.problem)
+    }
+}
+
+/// Reads, parses and validates the scenario at `path`.
+///
+/// # Errors
+/// [`ScenarioError`] naming the file, the line and column, and the field path of every
+/// problem found.
+pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let scenario = parse_scenario(&source, path)?;
+    check(&scenario, &source, path)?;
+    Ok(scenario)
+}
+
+/// Parses RON `source` (named `path` in errors) without validating it.
+///
+/// # Errors
+/// [`ScenarioError::Parse`] with the position and field path where parsing stopped.
+pub fn parse_scenario(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let options = ron::Options::default().with_default_extension(extensions());
+    let parse_error =
+        |span: ron::error::Span, field_path: String, message: String| ScenarioError::Parse {
+            path: path.to_path_buf(),
+            position: SourcePosition {
+                line: span.start.line,
+                column: span.start.col,
+            },
+            field_path,
+            message,
+        };
+    let mut deserializer = ron::Deserializer::from_str_with_options(source, &options)
+        .map_err(|e| parse_error(e.span, String::new(), e.code.to_string()))?;
+    let scenario: Scenario = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let field_path = e.path().to_string();
+        let field_path = if field_path == "." {
+            String::new()
+        } else {
+            field_path
+        };
+        let spanned = deserializer.span_error(e.into_inner());
+        parse_error(spanned.span, field_path, spanned.code.to_string())
+    })?;
+    deserializer.end().map_err(|e| {
+        let spanned = deserializer.span_error(e);
+        parse_error(spanned.span, String::new(), spanned.code.to_string())
+    })?;
+    Ok(scenario)
+}
+
+/// Validates a parsed scenario, locating each problem in `source`.
+///
+/// # Errors
+/// [`ScenarioError::Invalid`] listing every problem.
+pub fn check(scenario: &Scenario, source: &str, path: &Path) -> Result<(), ScenarioError> {
+    let problems = validate(scenario);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let locations = FieldLocations::scan(source);
+    let problems = problems
+        .into_iter()
+        .map(|problem| {
+            let found = locations.nearest(&problem.path);
+            LocatedProblem {
+                position: found.map(|(p, _)| p),
+                exact: found.is_some_and(|(_, exact)| exact),
+                problem,
+            }
+        })
+        .collect();
+    Err(ScenarioError::Invalid {
+        path: path.to_path_buf(),
+        problems,
+    })
+}

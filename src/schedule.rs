@@ -1,0 +1,55 @@
+//! The tick: one schedule of chained phases that every mechanism plugs its systems into.
+//!
+//! `PriceProcess → Arrivals → Tiering → Pricing → Matching → Hedging → Reward → Record`
+//! is the quote → arrival → execution → position → reward loop. A mechanism adds its
+//! systems with `.in_set(TickPhase::…)`; the order reads top to bottom in [`tick_schedule`].
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
+
+/// The phases of a tick, run in declaration order.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TickPhase {
+    /// Advance the clock's market: mid-price, reference spread, opening positions.
+    PriceProcess,
+    /// Investors decide whether, how much and which way to trade.
+    Arrivals,
+    /// Market makers re-rank counterparties into tiers.
+    Tiering,
+    /// Market makers post this tick's pricing curves.
+    Pricing,
+    /// Each order executes with the cheapest quote.
+    Matching,
+    /// Market makers hedge part of their positions with each other.
+    Hedging,
+    /// Position revenue t_m ticks after each trade, risk cost, tick totals.
+    Reward,
+    /// Metrics, trades and tier snapshots are written out.
+    Record,
+}
+
+/// The label of the tick schedule.
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tick;
+
+/// An empty tick schedule with the phases chained in order. Systems run on one thread in
+/// a fixed order; data parallelism happens inside the heavy systems, with rayon, where
+/// results are reduced in a fixed order.
+pub fn tick_schedule() -> Schedule {
+    let mut schedule = Schedule::new(Tick);
+    schedule.set_executor(SingleThreadedExecutor::new());
+    schedule.configure_sets(
+        (
+            TickPhase::PriceProcess,
+            TickPhase::Arrivals,
+            TickPhase::Tiering,
+            TickPhase::Pricing,
+            TickPhase::Matching,
+            TickPhase::Hedging,
+            TickPhase::Reward,
+            TickPhase::Record,
+        )
+            .chain(),
+    );
+    schedule
+}
