@@ -1,0 +1,294 @@
+//! Bad input never panics and never leaves output behind: each case exits non-zero with
+//! one clear message naming the file, the line and column, and the field path.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A valid small scenario; cases replace one marked piece of it.
+const BASE: &str = r#"Scenario(
+    steps: 8,
+    market: (volatility: 0.1, v_max: 10000.0, max_trade_size: 1000.0, position_horizon: 4),
+    investors: [
+        Investor(p_trade: 0.5, size_mean: 2.0),
+        Group(count: 20, p_trade: Uniform(min: 0.01, max: 0.2), size_mean: Const(1.0)),
+    ],
+    market_makers: [
+        (name: "A", alpha: 1.3, tiering: AverageYield(tiers: 5), hedging: (horizon: 20)),
+        (name: "B"),
+    ],
+)
+"#;
+
+struct Case {
+    dir: tempfile::TempDir,
+    scenario: PathBuf,
+}
+
+impl Case {
+    fn new(text: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let scenario = dir.path().join("case.ron");
+        std::fs::write(&scenario, text).expect("write scenario");
+        Self { dir, scenario }
+    }
+
+    /// `BASE` with `from` replaced by `to` (which must occur exactly once).
+    fn edit(from: &str, to: &str) -> Self {
+        assert_eq!(
+            BASE.matches(from).count(),
+            1,
+            "`{from}` must occur once in BASE"
+        );
+        Self::new(&BASE.replacen(from, to, 1))
+    }
+
+    fn out_dir(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    fn run(&self) -> Output {
+        dealersim(&[
+            "run",
+            path_str(&self.scenario),
+            "--out",
+            path_str(&self.out_dir()),
+            "--quiet",
+        ])
+    }
+
+    fn validate(&self) -> Output {
+        dealersim(&["validate", path_str(&self.scenario)])
+    }
+
+    /// Both `validate` and `run` fail with exit code 2, a message containing every
+    /// `needle`, and no output directory.
+    fn rejects(&self, needles: &[&str]) {
+        for output in [self.validate(), self.run()] {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "stderr:\n{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            assert!(
+                stderr.contains(path_str(&self.scenario)),
+                "no file name in:\n{stderr}"
+            );
+            for needle in needles {
+                assert!(
+                    stderr.contains(needle),
+                    "`{needle}` missing from:\n{stderr}"
+                );
+            }
+            assert!(stderr.lines().count() < 25, "more than a screen:\n{stderr}");
+        }
+        assert!(
+            !self.out_dir().exists(),
+            "a rejected scenario created its output directory"
+        );
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+fn dealersim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dealersim"))
+        .args(args)
+        .output()
+        .expect("run dealersim")
+}
+
+#[test]
+fn the_base_scenario_is_valid() {
+    let case = Case::new(BASE);
+    let output = case.validate();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn malformed_ron() {
+    Case::edit("(name: \"B\"),", "(name: \"B\",").rejects(&[
+        "cannot parse",
+        "case.ron:11:5",
+        "market_makers[1]",
+    ]);
+}
+
+#[test]
+fn unknown_field() {
+    Case::edit("volatility: 0.1", "volatilty: 0.1").rejects(&[
+        "volatilty",
+        "case.ron:3:14",
+        "`market.volatilty`",
+        "expected one of",
+    ]);
+}
+
+#[test]
+fn wrong_type() {
+    Case::edit("steps: 8", "steps: \"eight\"").rejects(&[":2:", "`steps`"]);
+}
+
+#[test]
+fn probability_outside_unit_interval() {
+    Case::edit("p_trade: 0.5", "p_trade: 1.5").rejects(&[
+        "case.ron:5:27",
+        "investors[0].p_trade",
+        "[0, 1]",
+        "1.5",
+    ]);
+}
+
+#[test]
+fn probability_range_of_a_group() {
+    Case::edit("max: 0.2", "max: 1.2").rejects(&["case.ron:6:59", "investors[1].p_trade.max"]);
+}
+
+#[test]
+fn negative_volatility() {
+    Case::edit("volatility: 0.1", "volatility: -0.1").rejects(&[
+        "case.ron:3:26",
+        "market.volatility",
+        "≥ 0",
+    ]);
+}
+
+#[test]
+fn zero_where_positive_is_required() {
+    Case::edit("size_mean: 2.0", "size_mean: 0.0").rejects(&["investors[0].size_mean", "> 0"]);
+}
+
+#[test]
+fn nan_and_infinity() {
+    Case::edit("alpha: 1.3", "alpha: NaN").rejects(&["market_makers[0].alpha", "NaN"]);
+    Case::edit("volatility: 0.1", "volatility: inf").rejects(&["market.volatility", "inf"]);
+}
+
+#[test]
+fn v_max_not_above_the_largest_trade() {
+    Case::edit("v_max: 10000.0", "v_max: 500.0").rejects(&[
+        "case.ron:3:38",
+        "market.v_max",
+        "max_trade_size",
+    ]);
+}
+
+#[test]
+fn zero_tiers() {
+    Case::edit("tiers: 5", "tiers: 0").rejects(&["market_makers[0].tiering.tiers", "≥ 1"]);
+}
+
+#[test]
+fn no_market_makers() {
+    let text = BASE
+        .split("market_makers: [")
+        .next()
+        .map(|head| format!("{head}market_makers: [],\n)\n"))
+        .expect("split");
+    Case::new(&text).rejects(&["market_makers", "no market makers"]);
+}
+
+#[test]
+fn empty_population() {
+    let start = BASE.find("investors: [").expect("investors");
+    let end = BASE.find("market_makers").expect("market makers");
+    let text = format!("{}investors: [],\n    {}", &BASE[..start], &BASE[end..]);
+    Case::new(&text).rejects(&["investors", "empty"]);
+}
+
+#[test]
+fn empty_group() {
+    Case::edit("count: 20", "count: 0").rejects(&["investors[1].count", "≥ 1"]);
+}
+
+#[test]
+fn zero_position_horizon() {
+    Case::edit("position_horizon: 4", "position_horizon: 0")
+        .rejects(&["market.position_horizon", "≥ 1"]);
+}
+
+#[test]
+fn zero_hedging_horizon() {
+    Case::edit("horizon: 20", "horizon: 0").rejects(&["market_makers[0].hedging.horizon", "≥ 1"]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = BASE
+        .replacen("p_trade: 0.5", "p_trade: -1.0", 1)
+        .replacen("alpha: 1.3", "alpha: 0.0", 1)
+        .replacen("position_horizon: 4", "position_horizon: 0", 1);
+    Case::new(&text).rejects(&[
+        "3 problems",
+        "investors[0].p_trade",
+        "market_makers[0].alpha",
+        "market.position_horizon",
+    ]);
+}
+
+#[test]
+fn a_defaulted_field_is_located_at_its_parent() {
+    // B's hedging defaults to on; with B alone hedging has no counterparty.
+    let start = BASE.find("        (name: \"A\"").expect("A");
+    let end = BASE.find("        (name: \"B\")").expect("B");
+    let text = format!("{}{}", &BASE[..start], &BASE[end..]);
+    Case::new(&text).rejects(&["market_makers[0].hedging", "(default)", "case.ron:9:"]);
+}
+
+#[test]
+fn missing_file() {
+    let output = dealersim(&["validate", "/nonexistent/scenario.ron"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/scenario.ron"));
+}
+
+#[test]
+fn unwritable_output_directory() {
+    let case = Case::new(BASE);
+    let blocker = case.dir.path().join("a-file");
+    std::fs::write(&blocker, "not a directory").expect("write");
+    let out = blocker.join("out");
+    let output = dealersim(&[
+        "run",
+        path_str(&case.scenario),
+        "--out",
+        path_str(&out),
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(path_str(&out)) || stderr.contains(path_str(&blocker)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+}
+
+#[test]
+fn a_successful_run_leaves_no_temporaries() {
+    let case = Case::new(BASE);
+    let output = case.run();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(case.out_dir())
+        .expect("out dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "manifest.json",
+            "metrics.parquet",
+            "scenario.ron",
+            "summary.parquet",
+            "tiers.parquet"
+        ]
+    );
+}
