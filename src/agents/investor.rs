@@ -230,7 +230,7 @@ mod tests {
                 .iter()
                 .all(|p| (0.0..=0.2).contains(&p.informed_probability))
         );
-        let again = population_profiles(&[group.clone()], 11);
+        let again = population_profiles(std::slice::from_ref(&group), 11);
         assert_eq!(profiles, again);
     }
 }

@@ -42,11 +42,7 @@ pub fn best_quote(
     }
     // Pick the ⌊tie_break·ties⌋-th tied quote.
     let pick = ((tie_break * ties as f64) as usize).min(ties - 1);
-    quotes
-        .enumerate()
-        .filter(|&(_, s)| s == best)
-        .nth(pick)
-        .map(|(i, s)| (i, s))
+    quotes.enumerate().filter(|&(_, s)| s == best).nth(pick)
 }
 
 #[cfg(test)]

@@ -145,7 +145,7 @@ impl CounterpartyBook {
     pub fn retiers_at(&self, tick: u32) -> bool {
         self.scores
             .as_ref()
-            .is_some_and(|s| tick % s.retier_every == 0)
+            .is_some_and(|s| tick.is_multiple_of(s.retier_every))
     }
 
     /// Splits counterparties into K quantiles of ψ as of `tick`: highest scores → tier 0,

@@ -301,7 +301,7 @@ fn write_tick(
         }
     }
     let every = recorder.tier_snapshot_every;
-    let snapshot_due = every > 0 && (tick % every == 0 || tick + 1 == clock.steps);
+    let snapshot_due = every > 0 && (tick.is_multiple_of(every) || tick + 1 == clock.steps);
     if let (true, Some(tiers)) = (snapshot_due, &mut recorder.tiers) {
         for (id, .., book) in makers {
             let own = population.maker_slot(id.0);

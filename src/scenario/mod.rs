@@ -250,9 +250,10 @@ pub struct HedgingConfig {
 }
 
 /// How a hedger estimates the per-tick volatility σ_t.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub enum VolatilityEstimate {
     /// The true model volatility σ√Δ.
+    #[default]
     Known,
     /// EWMA of squared log returns with this weight in (0, 1], started at σ²Δ.
     Ewma(f64),
@@ -326,12 +327,6 @@ impl Default for HedgingConfig {
             horizon: 20,
             volatility_estimate: VolatilityEstimate::Known,
         }
-    }
-}
-
-impl Default for VolatilityEstimate {
-    fn default() -> Self {
-        VolatilityEstimate::Known
     }
 }
 

@@ -1,0 +1,134 @@
+//! Determinism: a scenario and its seed fix every output byte, whatever the thread count;
+//! and a golden hash pins the output of a small run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use dealersim::output::manifest::sha256_hex;
+use dealersim::scenario::{OutputFormat, Scenario, parse_scenario};
+use dealersim::{Simulation, run_to_directory};
+
+fn scenario(text: &str) -> Scenario {
+    match parse_scenario(text, Path::new("test.ron")) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Every output file but the manifest (which records wall time), by name.
+fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("read out dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "manifest.json"))
+        .map(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, std::fs::read(&p).expect("read output"))
+        })
+        .collect()
+}
+
+fn paper() -> Scenario {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/paper.ron"))
+        .expect("paper.ron");
+    scenario(&text)
+}
+
+#[test]
+fn same_seed_twice_gives_identical_files() {
+    for format in [OutputFormat::Parquet, OutputFormat::Csv] {
+        let mut s = paper();
+        s.output.format = format;
+        s.output.tier_snapshot_every = 10;
+        let dir = tempfile::tempdir().expect("tempdir");
+        run_to_directory(&s, "paper.ron", &dir.path().join("one"), |_| {}).expect("first run");
+        run_to_directory(&s, "paper.ron", &dir.path().join("two"), |_| {}).expect("second run");
+        let (one, two) = (
+            outputs(&dir.path().join("one")),
+            outputs(&dir.path().join("two")),
+        );
+        assert_eq!(one.len(), 5, "{:?}", one.keys());
+        assert!(
+            one == two,
+            "{format:?} outputs differ between identical runs"
+        );
+    }
+}
+
+#[test]
+fn a_different_seed_gives_different_trades() {
+    let mut a = Simulation::new(&paper()).expect("valid");
+    let mut s = paper();
+    s.seed += 1;
+    let mut b = Simulation::new(&s).expect("valid");
+    a.run(|_| {}).expect("run");
+    b.run(|_| {}).expect("run");
+    assert_ne!(a.summary(), b.summary());
+}
+
+/// Enough orders per tick (≈ 4,000) that matching evaluates quotes in parallel.
+const PARALLEL_SCENARIO: &str = r#"Scenario(
+    seed: 11,
+    steps: 12,
+    investors: [Group(count: 20000, p_trade: Uniform(min: 0.1, max: 0.3), size_mean: LogUniform(min: 0.5, max: 20.0))],
+    market_makers: [
+        (name: "A", alpha: 1.2),
+        (name: "B", alpha: 1.4, tiering: RevenueRate()),
+        (name: "C", alpha: 1.3, tier_penalty: 1e-5, hedging: None),
+    ],
+    output: (format: Csv, trades: true, tier_snapshot_every: 6),
+)"#;
+
+#[test]
+fn thread_count_does_not_change_a_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario_path = dir.path().join("parallel.ron");
+    std::fs::write(&scenario_path, PARALLEL_SCENARIO).expect("write");
+    let mut results = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = dir.path().join(format!("threads-{threads}"));
+        let status = Command::new(env!("CARGO_BIN_EXE_dealersim"))
+            .args(["run", "--quiet", "--out"])
+            .arg(&out)
+            .arg(&scenario_path)
+            .env("RAYON_NUM_THREADS", threads)
+            .status()
+            .expect("run dealersim");
+        assert!(status.success());
+        results.push(outputs(&out));
+    }
+    assert!(
+        results[0]["trades.csv"].len() > 100_000,
+        "the run should trade a lot"
+    );
+    assert!(results[0] == results[1], "1 vs 2 threads differ");
+    assert!(results[0] == results[2], "1 vs 3 threads differ");
+}
+
+/// The golden hash of the paper scenario's CSV outputs. It changes whenever the model's
+/// numbers change — a formula, a default, the order of random draws. If the change is
+/// intended, replace the constant with the value in the failure message and say why in
+/// the commit; if not, you have found a regression.
+const GOLDEN: &str = "unset";
+
+#[test]
+fn golden_hash_of_the_paper_run() {
+    let mut s = paper();
+    s.output.format = OutputFormat::Csv;
+    let dir = tempfile::tempdir().expect("tempdir");
+    run_to_directory(&s, "paper.ron", dir.path(), |_| {}).expect("run");
+    let mut all = Vec::new();
+    for (name, bytes) in outputs(dir.path()) {
+        all.extend(name.as_bytes());
+        all.extend(bytes);
+    }
+    let hash = sha256_hex(&all);
+    assert_eq!(
+        hash, GOLDEN,
+        "\nThe paper run's outputs changed.\nIf this is intended (a model or default changed), set\n    const GOLDEN: &str = \"{hash}\";\nin tests/determinism.rs and explain the change in the commit message.\n"
+    );
+}

@@ -1,0 +1,209 @@
+//! Whole-model checks: accounting invariant, reward components against a recomputation
+//! from the trade log, tiering and tie splitting effects on market share, hedging.
+
+use std::path::Path;
+
+use dealersim::Simulation;
+use dealersim::agents::Holdings;
+use dealersim::dealers::{Ledger, MarketMakerId};
+use dealersim::market::MarketState;
+use dealersim::mechanisms::dealer_market::{TradeKind, TradeLog, TradeRecord};
+use dealersim::scenario::{Scenario, parse_scenario};
+
+fn scenario(text: &str) -> Scenario {
+    match parse_scenario(text, Path::new("test.ron")) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Steps `sim` to the end, returning every tick's trades and (P_{t−1}, P_t).
+fn run_logged(sim: &mut Simulation) -> (Vec<TradeRecord>, Vec<(f64, f64)>) {
+    sim.world_mut().resource_mut::<TradeLog>().enabled = true;
+    let mut trades = Vec::new();
+    let mut prices = Vec::new();
+    while sim.tick() < sim.scenario().steps {
+        sim.step().expect("step");
+        trades.extend(sim.world().resource::<TradeLog>().trades.iter().copied());
+        let state = sim.world().resource::<MarketState>();
+        prices.push((state.previous_price, state.price));
+    }
+    (trades, prices)
+}
+
+fn ledgers(sim: &mut Simulation) -> Vec<(Ledger, Holdings)> {
+    let mut query = sim
+        .world_mut()
+        .query::<(&MarketMakerId, &Ledger, &Holdings)>();
+    let mut rows: Vec<_> = query
+        .iter(sim.world())
+        .map(|(id, l, h)| (id.0, l.clone(), *h))
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    rows.into_iter().map(|(_, l, h)| (l, h)).collect()
+}
+
+const BUSY_MARKET: &str = r#"Scenario(
+    seed: 5,
+    steps: 600,
+    market: (volatility: 0.3),
+    investors: [
+        Investor(p_trade: 0.5, size_mean: 40.0, sophistication: 0.9),
+        Group(count: 300, p_trade: LogUniform(min: 0.005, max: 0.125), size_mean: Uniform(min: 0.5, max: 7.0),
+              sophistication: Uniform(min: 0.5, max: 0.7)),
+    ],
+    market_makers: [
+        (name: "A", alpha: 1.3, hedging: (risk_aversion: 2.0)),
+        (name: "B", alpha: 1.5, tiering: RevenueRate(retier_every: 4)),
+        (name: "C", alpha: 1.1, tier_penalty: 1e-5, hedging: None),
+    ],
+)"#;
+
+#[test]
+fn accounting_is_conserved_every_tick_of_a_long_run() {
+    let mut sim = Simulation::new(&scenario(BUSY_MARKET)).expect("valid");
+    while sim.tick() < 600 {
+        sim.step().expect("step");
+        let residual = sim.accounting_residual();
+        assert!(
+            residual.abs() < 1e-12,
+            "tick {}: residual {residual}",
+            sim.tick()
+        );
+    }
+}
+
+#[test]
+fn reward_components_match_a_recomputation_from_the_trades() {
+    let mut sim = Simulation::new(&scenario(BUSY_MARKET)).expect("valid");
+    let (trades, prices) = run_logged(&mut sim);
+    let t_m = 4usize;
+    let makers = ledgers(&mut sim);
+    assert!(
+        trades.iter().any(|t| t.kind == TradeKind::Hedge),
+        "no hedges happened"
+    );
+    for (m, (ledger, holdings)) in makers.iter().enumerate() {
+        let m = m as u32;
+        let mut spread_revenue = 0.0;
+        let mut position_revenue = 0.0;
+        let mut hedging_cost = 0.0;
+        let mut position = 0.0;
+        for t in &trades {
+            let mid = prices[t.tick as usize].1;
+            let paid = t.spread * t.maker_signed_size.abs() * mid;
+            if t.maker == m {
+                spread_revenue += paid;
+                position += t.maker_signed_size;
+                if let Some(&(_, later)) = prices.get(t.tick as usize + t_m) {
+                    position_revenue += (later - mid) * t.maker_signed_size;
+                }
+            }
+            if t.kind == TradeKind::Hedge && t.counterparty == m {
+                hedging_cost += paid;
+                position -= t.maker_signed_size;
+            }
+        }
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
+        assert!(
+            close(ledger.total.spread_revenue, spread_revenue),
+            "maker {m} spread"
+        );
+        assert!(
+            close(ledger.total.position_revenue, position_revenue),
+            "maker {m} position revenue"
+        );
+        assert!(
+            close(ledger.total.hedging_cost, hedging_cost),
+            "maker {m} hedging cost"
+        );
+        assert!(close(holdings.position, position), "maker {m} position");
+        assert!(ledger.total.risk_cost <= 0.0);
+        let total = ledger.total.spread_revenue + ledger.total.position_revenue
+            - ledger.total.hedging_cost
+            + ledger.total.risk_cost;
+        assert!(close(ledger.total.total(), total));
+    }
+    // The market maker that never hedges pays no hedging cost.
+    assert_eq!(makers[2].0.total.hedging_cost, 0.0);
+}
+
+#[test]
+fn risk_cost_charges_the_opening_position_for_adverse_moves_only() {
+    let mut sim = Simulation::new(&scenario(BUSY_MARKET)).expect("valid");
+    let mut expected = [0.0f64; 3];
+    for _ in 0..200 {
+        let opening: Vec<f64> = ledgers(&mut sim).iter().map(|(_, h)| h.position).collect();
+        sim.step().expect("step");
+        let state = *sim.world().resource::<MarketState>();
+        for (m, z) in opening.iter().enumerate() {
+            expected[m] += (z * (state.price - state.previous_price)).min(0.0);
+        }
+    }
+    for (m, (ledger, _)) in ledgers(&mut sim).iter().enumerate() {
+        assert!((ledger.total.risk_cost - expected[m]).abs() <= 1e-9 * (1.0 + expected[m].abs()));
+    }
+}
+
+fn two_makers_with_fixed_tiers(tier_a: u8, tier_b: u8) -> String {
+    format!(
+        r#"Scenario(
+        seed: 3,
+        steps: 400,
+        investors: [Investor(p_trade: 0.5, size_mean: 2.0)],
+        market_makers: [
+            (name: "A", tiering: Fixed(investors: {{0: {tier_a}}}), hedging: None),
+            (name: "B", tiering: Fixed(investors: {{0: {tier_b}}}), hedging: None),
+        ],
+    )"#
+    )
+}
+
+fn shares(text: &str) -> Vec<f64> {
+    let mut sim = Simulation::new(&scenario(text)).expect("valid");
+    sim.run(|_| {}).expect("run");
+    sim.summary().iter().map(|s| s.market_share).collect()
+}
+
+#[test]
+fn the_better_tier_wins_all_the_flow() {
+    assert_eq!(shares(&two_makers_with_fixed_tiers(1, 3)), vec![1.0, 0.0]);
+    assert_eq!(shares(&two_makers_with_fixed_tiers(4, 0)), vec![0.0, 1.0]);
+}
+
+#[test]
+fn exact_ties_split_the_flow_evenly() {
+    let s = shares(&two_makers_with_fixed_tiers(2, 2));
+    // About 200 trades split by fair coin flips: 4 standard deviations is ±0.14.
+    assert!((s[0] - 0.5).abs() < 0.14, "shares {s:?}");
+}
+
+#[test]
+fn hedging_moves_both_positions_and_reduces_the_hedgers_exposure() {
+    let text = r#"Scenario(
+        steps: 200,
+        investors: [Investor(p_trade: 1.0, size_mean: 20.0, p_buy: 1.0)],
+        market_makers: [
+            (name: "A", tiering: Fixed(investors: {0: 0}), hedging: (risk_aversion: 5.0)),
+            (name: "B", tiering: Fixed(investors: {0: 4}), hedging: None),
+        ],
+    )"#;
+    let mut sim = Simulation::new(&scenario(text)).expect("valid");
+    let (trades, _) = run_logged(&mut sim);
+    let makers = ledgers(&mut sim);
+    let (a, b) = (&makers[0], &makers[1]);
+    // Investor 0 always buys from A (better tier); A sells, goes short, and hedges by
+    // buying from B, who ends up short too.
+    let investor_volume: f64 = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Investor)
+        .map(|t| t.maker_signed_size)
+        .sum();
+    assert!(investor_volume < 0.0);
+    assert!(a.0.total_activity.hedged_out > 0.0);
+    assert_eq!(a.0.total_activity.hedged_out, b.0.total_activity.hedged_in);
+    assert!(a.1.position > investor_volume, "A hedged part of its short");
+    assert!((a.1.position + b.1.position - investor_volume).abs() < 1e-9);
+    assert!(b.1.position < 0.0);
+    assert!(b.0.total.spread_revenue > 0.0 && a.0.total.hedging_cost > 0.0);
+}
