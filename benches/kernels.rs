@@ -1,1 +1,162 @@
-fn main() {}
+//! Criterion benches of each tick phase's kernel, plus one whole tick. Inputs are built
+//! in setup, never in the timed routine. Run: `cargo bench --bench kernels`.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use dealersim::Simulation;
+use dealersim::agents::investor::{TradeProfile, decide_trade};
+use dealersim::dealers::QuoteCurve;
+use dealersim::dealers::hedging_schedule::{HedgeProblem, solve};
+use dealersim::dealers::pricing::best_quote;
+use dealersim::dealers::tiering::assign_quantile_tiers;
+use dealersim::market::reference_curve::CurveShape;
+use dealersim::rng::{StreamDomain, stream};
+use dealersim::scenario::parse_scenario;
+
+fn price_process(c: &mut Criterion) {
+    let shape = CurveShape::new(1.6, 10_000.0);
+    let sizes: Vec<f64> = (0..1000).map(|i| 0.5 + i as f64 * 0.9).collect();
+    let mut group = c.benchmark_group("pricing");
+    group.throughput(Throughput::Elements(sizes.len() as u64));
+    group.bench_function("reference_curve_ratio_x1000", |b| {
+        b.iter(|| {
+            sizes
+                .iter()
+                .map(|&v| shape.ratio(black_box(v)).unwrap_or(1.0))
+                .sum::<f64>()
+        })
+    });
+    group.finish();
+}
+
+fn arrivals(c: &mut Criterion) {
+    let profile = TradeProfile {
+        p_trade: 0.04,
+        size_log_mean: 0.5,
+        size_log_sd: 0.5,
+        p_buy: 0.5,
+        informed_probability: 0.1,
+    };
+    let n = 100_000u64;
+    let mut group = c.benchmark_group("arrivals");
+    group.throughput(Throughput::Elements(n));
+    group.bench_function("decide_trade_100k_investors", |b| {
+        let mut rngs: Vec<_> = (0..n)
+            .map(|i| stream(1, StreamDomain::Investor, i))
+            .collect();
+        b.iter(|| {
+            rngs.iter_mut()
+                .filter_map(|rng| decide_trade(&profile, rng, 1000.0, Some(true)))
+                .count()
+        })
+    });
+    group.finish();
+}
+
+fn tiering(c: &mut Criterion) {
+    let n = 1_000_000usize;
+    let mut state = 7u64;
+    let scores: Vec<(f64, u32)> = (0..n as u32)
+        .map(|i| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64, i)
+        })
+        .collect();
+    let mut tiers = vec![0u8; n];
+    let mut group = c.benchmark_group("tiering");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("quantile_tiers_1m_k5", |b| {
+        b.iter_batched_ref(
+            || scores.clone(),
+            |ranked| assign_quantile_tiers(ranked, 5, &mut tiers),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+fn matching(c: &mut Criterion) {
+    let shape = CurveShape::new(1.6, 10_000.0);
+    let curves: Vec<QuoteCurve> = (0..20)
+        .map(|i| QuoteCurve {
+            alpha: 1.1 + 0.03 * f64::from(i),
+            tier_penalty: 2e-5,
+        })
+        .collect();
+    let orders: Vec<(f64, u8)> = (0..10_000)
+        .map(|i| (0.5 + (i % 97) as f64, (i % 5) as u8))
+        .collect();
+    let mut group = c.benchmark_group("matching");
+    group.throughput(Throughput::Elements(orders.len() as u64));
+    group.bench_function("best_of_20_quotes_10k_orders", |b| {
+        b.iter(|| {
+            orders
+                .iter()
+                .map(|&(size, tier)| {
+                    let log_ratio = shape.ratio(size).unwrap_or(1.0).ln();
+                    let quotes = curves.iter().map(|c| c.spread(7.5e-5, log_ratio, tier));
+                    best_quote(quotes, 0.5).map_or(0, |(i, _)| i)
+                })
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+fn hedging(c: &mut Criterion) {
+    let shape = CurveShape::new(1.6, 1_000.0);
+    let spread = |v: f64| 7.5e-5 * shape.ratio(v).map_or(f64::INFINITY, |r| r.powf(1.3)) + 2e-5;
+    let mut group = c.benchmark_group("hedging");
+    for (name, position) in [
+        ("solve_n20_small_position", 5.0),
+        ("solve_n20_large_position", 800.0),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                solve(&HedgeProblem {
+                    position: black_box(position),
+                    horizon: 20,
+                    risk_aversion: 0.5,
+                    volatility: 0.30 * (1.0f64 / 35_040.0).sqrt(),
+                    max_slice: 999.0,
+                    spread: &spread,
+                })
+                .slices[0]
+            })
+        });
+    }
+    group.finish();
+}
+
+fn whole_tick(c: &mut Criterion) {
+    let text = r#"Scenario(
+        steps: 1000000,
+        investors: [Group(count: 100000, p_trade: LogUniform(min: 0.0052083, max: 0.125), size_mean: LogUniform(min: 0.5, max: 7.0))],
+        market_makers: [(name: "A", alpha: 1.2), (name: "B", alpha: 1.4), (name: "C", alpha: 1.3, tiering: RevenueRate())],
+    )"#;
+    let scenario = parse_scenario(text, Path::new("bench.ron")).expect("bench scenario parses");
+    let mut sim = Simulation::new(&scenario).expect("bench scenario is valid");
+    let mut group = c.benchmark_group("tick");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(100_000));
+    group.bench_function("tick_100k_investors_3_makers", |b| {
+        b.iter(|| sim.step().expect("step"))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    price_process,
+    arrivals,
+    tiering,
+    matching,
+    hedging,
+    whole_tick
+);
+criterion_main!(benches);

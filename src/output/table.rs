@@ -82,7 +82,7 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
-    /// A short lowercase name for messages and documentation (`"u32"`, `"utf8"`, ...).
+    /// A short lowercase name for messages and documentation (`"u32"`, `"string"`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Self::U32 => "u32",
@@ -90,7 +90,7 @@ impl ColumnType {
             Self::I64 => "i64",
             Self::F64 => "f64",
             Self::Bool => "bool",
-            Self::Utf8 => "utf8",
+            Self::Utf8 => "string",
         }
     }
 }

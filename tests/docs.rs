@@ -1,0 +1,49 @@
+//! The docs stay true: every output column is in the README, every scenario field in the
+//! scenario reference.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use dealersim::output::{METRICS_COLUMNS, SUMMARY_COLUMNS, TIER_COLUMNS, TRADE_COLUMNS};
+use dealersim::scenario::parse_scenario;
+
+fn read(file: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).expect("doc file")
+}
+
+#[test]
+fn readme_documents_every_output_column() {
+    let readme = read("README.md");
+    for column in [
+        METRICS_COLUMNS,
+        TRADE_COLUMNS,
+        TIER_COLUMNS,
+        SUMMARY_COLUMNS,
+    ]
+    .concat()
+    {
+        let row = format!("| `{}` | {} | {} |", column.name, column.ty, column.doc);
+        assert!(readme.contains(&row), "README.md lacks the row:\n{row}");
+    }
+}
+
+#[test]
+fn scenario_reference_documents_every_field() {
+    let reference = read("docs/scenarios.md");
+    let paper = read("scenarios/paper.ron");
+    let scenario = parse_scenario(&paper, Path::new("paper.ron")).expect("paper.ron parses");
+    // The resolved scenario writes out every field, so its field names are the schema's.
+    let resolved = scenario.to_ron().expect("serialise");
+    let fields: BTreeSet<&str> = resolved
+        .lines()
+        .filter_map(|line| line.trim_start().split_once(':').map(|(name, _)| name))
+        .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(fields.len() > 25, "found only {fields:?}");
+    for field in fields {
+        assert!(
+            reference.contains(&format!("`{field}`")),
+            "docs/scenarios.md does not document `{field}`"
+        );
+    }
+}
