@@ -451,11 +451,30 @@ pub fn run_to_directory(
     let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     staged.add_file("manifest.json", &manifest_json)?;
     let files = staged.commit()?;
+    remove_stale_tables(out_dir, &files);
     Ok(RunReport {
         summary,
         manifest,
         files,
     })
+}
+
+/// Table files an earlier run may have left in `dir` that this run did not write (say
+/// `trades.parquet` from a run with trades on, or the other format's files): removed so
+/// that the directory describes one run only. Only dealersim's own table names are
+/// touched, and failures to remove are logged, not fatal (the run itself succeeded).
+fn remove_stale_tables(dir: &Path, written: &[std::path::PathBuf]) {
+    for stem in ["metrics", "trades", "tiers", "summary"] {
+        for format in [TableFormat::Parquet, TableFormat::Csv] {
+            let path = dir.join(format!("{stem}.{}", format.extension()));
+            if path.exists()
+                && !written.contains(&path)
+                && let Err(error) = std::fs::remove_file(&path)
+            {
+                tracing::warn!("cannot remove stale output {}: {error}", path.display());
+            }
+        }
+    }
 }
 
 fn manifest_entry(path: &Path, rows: Option<u64>) -> ManifestFile {

@@ -60,6 +60,19 @@ fn same_seed_twice_gives_identical_files() {
 }
 
 #[test]
+fn a_rerun_replaces_the_previous_runs_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = paper();
+    s.output.trades = true;
+    run_to_directory(&s, "paper.ron", dir.path(), |_| {}).expect("first run");
+    s.output.trades = false;
+    s.output.format = OutputFormat::Csv;
+    run_to_directory(&s, "paper.ron", dir.path(), |_| {}).expect("second run");
+    let names: Vec<String> = outputs(dir.path()).into_keys().collect();
+    assert_eq!(names, ["metrics.csv", "scenario.ron", "summary.csv", "tiers.csv"]);
+}
+
+#[test]
 fn a_different_seed_gives_different_trades() {
     let mut a = Simulation::new(&paper()).expect("valid");
     let mut s = paper();
