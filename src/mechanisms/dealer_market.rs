@@ -386,8 +386,9 @@ fn match_orders(
 /// Positions smaller than this (units) are not worth a hedge.
 const HEDGE_EPSILON: f64 = 1e-9;
 
-/// Hedging: each hedging market maker, in id order, trades the first slice of its VaR
-/// schedule with the other market maker quoting the best price for that size.
+/// Hedging: each hedging market maker trades the first slice of its VaR schedule with the
+/// other market maker quoting the best price for that size. Schedules are decided on the
+/// positions at the start of the phase; trades execute in id order.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn hedge_positions(
     clock: Res<Clock>,
@@ -417,16 +418,16 @@ fn hedge_positions(
     let max_slice = process.max_trade_size;
     let tick = clock.tick;
     let mid = state.price;
+    // Decisions are simultaneous: each hedger schedules the position it holds after this
+    // tick's investor trades. Hedges received this tick are hedged from the next tick on,
+    // so a position cannot bounce between market makers within one tick.
+    let decision_positions: Vec<f64> = makers.iter().map(|(_, _, h, ..)| h.position).collect();
     for hedger_index in 0..makers.len() {
-        let (hedger_id, position, config, variance) = {
-            let (id, _, holdings, _, hedger, _) = &makers[hedger_index];
+        let position = decision_positions[hedger_index];
+        let (hedger_id, config, variance) = {
+            let (id, _, _, _, hedger, _) = &makers[hedger_index];
             let Some(hedger) = hedger else { continue };
-            (
-                id.0,
-                holdings.position,
-                hedger.config.clone(),
-                hedger.variance,
-            )
+            (id.0, hedger.config.clone(), hedger.variance)
         };
         if position.abs() <= HEDGE_EPSILON {
             continue;
@@ -446,9 +447,14 @@ fn hedge_positions(
                 .map(|(_, curve, tier)| curve.spread(half_spread, log_ratio, *tier))
                 .collect())
         };
+        // c(v) for the solver, called hundreds of times per solve: no allocation.
         let best_spread = |size: f64| -> f64 {
-            quote_for(size).map_or(f64::INFINITY, |q| {
-                q.into_iter().fold(f64::INFINITY, f64::min)
+            shape.ratio(size).map_or(f64::INFINITY, |ratio| {
+                let log_ratio = ratio.ln();
+                others
+                    .iter()
+                    .map(|(_, curve, tier)| curve.spread(half_spread, log_ratio, *tier))
+                    .fold(f64::INFINITY, f64::min)
             })
         };
         let volatility = match config.volatility_estimate {
