@@ -26,6 +26,8 @@ pub enum StreamDomain {
     Investor = 4,
     /// A market maker's own decisions, e.g. tie breaks when hedging (index = market maker id).
     MarketMaker = 5,
+    /// The salt of a market maker's tie order among equal scores (index = market maker id).
+    TieOrder = 6,
 }
 
 /// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.

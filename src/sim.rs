@@ -13,10 +13,10 @@ use crate::dealers::{
     CounterpartyBook, Hedger, Ledger, MarketMakerId, Pricing, QuoteCurve, RewardComponents,
 };
 use crate::market::price_process::{GbmStep, PricePath, ReferenceSpreadLaw};
-use crate::market::reference_curve::{CurveShape, ReferenceCurve, SizeOutOfRange};
+use crate::market::reference_curve::{CurveShape, ReferenceCurve};
 use crate::market::{Clock, MarketProcess, MarketState};
 use crate::mechanisms::dealer_market::{
-    self, Faults, PendingOrders, Population, PositionRevenueQueue, QuoteBoard, TradeLog,
+    self, Faults, ModelFault, PendingOrders, Population, PositionRevenueQueue, QuoteBoard, TradeLog,
 };
 use crate::output::manifest::{Manifest, ManifestFile, sha256_hex};
 use crate::output::table::{Cell, OutputError, StagedOutput, TableFormat};
@@ -28,6 +28,7 @@ use crate::scenario::{
     MarketMakerConfig, OutputFormat, Problem, Scenario, TieringConfig, validate,
 };
 use crate::schedule::tick_schedule;
+use rand::Rng;
 
 /// Why a simulation could not be built or run.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +42,7 @@ pub enum SimError {
         /// The tick at which it happened.
         tick: u32,
         /// What happened.
-        source: SizeOutOfRange,
+        source: ModelFault,
     },
     /// Writing the outputs failed; nothing partial was left behind.
     #[error(transparent)]
@@ -310,13 +311,14 @@ fn build_book(
     id: u32,
 ) -> CounterpartyBook {
     let slots = population.slots();
+    let tie_salt = stream(scenario.seed, StreamDomain::TieOrder, u64::from(id)).next_u32();
     let own = population.maker_slot(id);
     match &config.tiering {
         TieringConfig::AverageYield(d) => {
-            CounterpartyBook::dynamic(ScoreKind::AverageYield, d, slots, own)
+            CounterpartyBook::dynamic(ScoreKind::AverageYield, d, slots, own, tie_salt)
         }
         TieringConfig::RevenueRate(d) => {
-            CounterpartyBook::dynamic(ScoreKind::RevenueRate, d, slots, own)
+            CounterpartyBook::dynamic(ScoreKind::RevenueRate, d, slots, own, tie_salt)
         }
         TieringConfig::Fixed(fixed) => {
             let investors = population.investors as usize;
@@ -355,6 +357,22 @@ pub struct RunReport {
 /// [`SimError`] from building, running or writing; on error nothing is left in `out_dir`
 /// except what was there before.
 pub fn run_to_directory(
+    scenario: &Scenario,
+    scenario_source: &str,
+    out_dir: &Path,
+    on_tick: impl FnMut(u32),
+) -> Result<RunReport, SimError> {
+    let existed = out_dir.exists();
+    let result = run_and_write(scenario, scenario_source, out_dir, on_tick);
+    if result.is_err() && !existed {
+        // The staged temporaries are gone by now; leave no empty directory behind either.
+        // `remove_dir` only removes an empty directory, so nothing else can be lost.
+        let _ = std::fs::remove_dir(out_dir);
+    }
+    result
+}
+
+fn run_and_write(
     scenario: &Scenario,
     scenario_source: &str,
     out_dir: &Path,

@@ -239,6 +239,37 @@ fn a_defaulted_field_is_located_at_its_parent() {
 }
 
 #[test]
+fn values_beyond_sane_limits() {
+    Case::edit("alpha: 1.3", "alpha: 25.0").rejects(&["market_makers[0].alpha", "(0, 10]"]);
+    Case::edit("horizon: 20", "horizon: 5000")
+        .rejects(&["market_makers[0].hedging.horizon", "≤ 500"]);
+    Case::edit("position_horizon: 4", "position_horizon: 4000000")
+        .rejects(&["market.position_horizon", "≤ 35040"]);
+    Case::edit("size_mean: 2.0", "size_mean: 2.0, size_dispersion: 50.0")
+        .rejects(&["investors[0].size_dispersion", "[0, 5]"]);
+    Case::edit("volatility: 0.1", "volatility: 1000.0")
+        .rejects(&["market.volatility", "per-tick volatility"]);
+}
+
+#[test]
+fn a_model_fault_is_a_clear_runtime_error_with_no_output() {
+    // Passes validation, but a tier penalty this large overflows the quote to infinity.
+    let case = Case::edit("(name: \"B\"),", "(name: \"B\", tier_penalty: 1e308),");
+    let output = case.run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("model error at tick 0") && stderr.contains("not finite"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    assert!(
+        !case.out_dir().exists(),
+        "a failed run left its output directory"
+    );
+}
+
+#[test]
 fn missing_file() {
     let output = dealersim(&["validate", "/nonexistent/scenario.ron"]);
     assert_eq!(output.status.code(), Some(2));

@@ -22,12 +22,30 @@ struct Scores {
     kind: ScoreKind,
     weight: f64,
     retier_every: u32,
+    /// ψ of a counterparty with no realised trade.
+    prior_yield: f64,
     /// EWMA of realised yields per counterparty (starts at the prior).
     average_yield: Vec<f64>,
+    /// Revenue rate only: whether the counterparty has a realised trade yet (before it,
+    /// ψ is the prior, whatever volume it has traded).
+    realised: Vec<bool>,
     /// EWMA of volume per tick, as of `volume_tick[c]` (decayed lazily: only
     /// counterparties that trade are touched when they trade).
     volume_ewma: Vec<f64>,
     volume_tick: Vec<u32>,
+    /// Salt of this book's tie order (see [`tie_key`]).
+    tie_salt: u32,
+}
+
+impl Scores {
+    /// ψ of counterparty `c` as of `tick`.
+    fn psi(&self, c: usize, tick: u32) -> f64 {
+        match self.kind {
+            ScoreKind::AverageYield => self.average_yield[c],
+            ScoreKind::RevenueRate if !self.realised[c] => self.prior_yield,
+            ScoreKind::RevenueRate => self.average_yield[c] * decayed(self, c, tick),
+        }
+    }
 }
 
 /// One market maker's view of all its counterparties: investors `0..N` then market makers
@@ -45,13 +63,16 @@ pub struct CounterpartyBook {
 
 impl CounterpartyBook {
     /// A score-based book over `counterparties` slots. Tiers start from the prior scores,
-    /// i.e. by the fixed order (all scores equal).
+    /// i.e. by the book's tie order (all scores equal), which `tie_salt` picks.
     pub fn dynamic(
         kind: ScoreKind,
         config: &DynamicTiering,
         counterparties: usize,
         own_index: usize,
+        tie_salt: u32,
     ) -> Self {
+        let revenue_rate = kind == ScoreKind::RevenueRate;
+        let per_slot = |on: bool| if on { counterparties } else { 0 };
         let mut book = Self {
             tiers_count: config.tiers,
             tiers: vec![0; counterparties],
@@ -59,15 +80,12 @@ impl CounterpartyBook {
                 kind,
                 weight: config.weight,
                 retier_every: config.retier_every,
+                prior_yield: config.prior_yield,
                 average_yield: vec![config.prior_yield; counterparties],
-                volume_ewma: match kind {
-                    ScoreKind::AverageYield => Vec::new(),
-                    ScoreKind::RevenueRate => vec![0.0; counterparties],
-                },
-                volume_tick: match kind {
-                    ScoreKind::AverageYield => Vec::new(),
-                    ScoreKind::RevenueRate => vec![0; counterparties],
-                },
+                realised: vec![false; per_slot(revenue_rate)],
+                volume_ewma: vec![0.0; per_slot(revenue_rate)],
+                volume_tick: vec![0; per_slot(revenue_rate)],
+                tie_salt,
             }),
             own_index,
         };
@@ -105,10 +123,7 @@ impl CounterpartyBook {
     pub fn score(&self, c: usize, tick: u32) -> f64 {
         match &self.scores {
             None => f64::NAN,
-            Some(s) => match s.kind {
-                ScoreKind::AverageYield => s.average_yield[c],
-                ScoreKind::RevenueRate => s.average_yield[c] * decayed(s, c, tick),
-            },
+            Some(s) => s.psi(c, tick),
         }
     }
 
@@ -127,6 +142,9 @@ impl CounterpartyBook {
         if let Some(s) = &mut self.scores {
             let old = s.average_yield[c];
             s.average_yield[c] = old + s.weight * (trade_yield - old);
+            if let Some(realised) = s.realised.get_mut(c) {
+                *realised = true;
+            }
         }
     }
 
@@ -149,17 +167,14 @@ impl CounterpartyBook {
     }
 
     /// Splits counterparties into K quantiles of ψ as of `tick`: highest scores → tier 0,
-    /// ties broken by counterparty index (lower index ranks better).
+    /// equal scores in the book's fixed tie order.
     pub fn retier(&mut self, tick: u32) {
         let Some(scores) = &self.scores else { return };
-        let mut ranked: Vec<(f64, u32)> = (0..self.tiers.len())
+        let mut ranked: Vec<RankEntry> = (0..self.tiers.len())
             .filter(|&c| c != self.own_index)
             .map(|c| {
-                let psi = match scores.kind {
-                    ScoreKind::AverageYield => scores.average_yield[c],
-                    ScoreKind::RevenueRate => scores.average_yield[c] * decayed(scores, c, tick),
-                };
-                (psi, c as u32)
+                let slot = c as u32;
+                (scores.psi(c, tick), tie_key(slot, scores.tie_salt), slot)
             })
             .collect();
         assign_quantile_tiers(&mut ranked, self.tiers_count, &mut self.tiers);
@@ -174,16 +189,32 @@ fn decayed(s: &Scores, c: usize, tick: u32) -> f64 {
     s.volume_ewma[c] * (1.0 - s.weight).powi(idle)
 }
 
-/// Ranking order: higher score first, then lower counterparty index.
-fn better_first(a: &(f64, u32), b: &(f64, u32)) -> Ordering {
+/// A counterparty in a ranking: (score ψ, tie key, counterparty slot).
+pub type RankEntry = (f64, u32, u32);
+
+/// The position of counterparty `slot` in a book's tie order: a bijective 32-bit mix
+/// (lowbias32) of the slot and the book's salt. Equal scores are a fixed order, as the
+/// spec asks, but a different one in each book, so that no investor is favoured by its
+/// id everywhere and market makers do not all start in each other's worst tier.
+pub fn tie_key(slot: u32, salt: u32) -> u32 {
+    let mut x = slot ^ salt;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^ (x >> 16)
+}
+
+/// Ranking order: higher score first, then lower tie key (keys are distinct).
+fn better_first(a: &RankEntry, b: &RankEntry) -> Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
 }
 
-/// Writes into `tiers[c]` the quantile tier of every `(score, c)` in `ranked`: with n
-/// entries ranked r = 0..n by [`better_first`], tier = ⌊r·K/n⌋. Uses K − 1 successive
-/// selections (`select_nth_unstable`), so O(n·K) rather than a full O(n log n) sort.
-/// `ranked` is reordered.
-pub fn assign_quantile_tiers(ranked: &mut [(f64, u32)], tiers: u8, out: &mut [u8]) {
+/// Writes into `out[slot]` the quantile tier of every `(score, key, slot)` in `ranked`:
+/// with n entries ranked r = 0..n by [`better_first`], tier = ⌊r·K/n⌋. Uses K − 1
+/// successive selections (`select_nth_unstable`), so O(n·K) rather than a full
+/// O(n log n) sort. `ranked` is reordered.
+pub fn assign_quantile_tiers(ranked: &mut [RankEntry], tiers: u8, out: &mut [u8]) {
     let n = ranked.len();
     let k = usize::from(tiers.max(1));
     let mut start = 0;
@@ -193,8 +224,8 @@ pub fn assign_quantile_tiers(ranked: &mut [(f64, u32)], tiers: u8, out: &mut [u8
         if end > start && end < n {
             ranked[start..].select_nth_unstable_by(end - start, better_first);
         }
-        for &(_, c) in &ranked[start..end] {
-            out[c as usize] = tier as u8;
+        for &(_, _, slot) in &ranked[start..end] {
+            out[slot as usize] = tier as u8;
         }
         start = end;
     }
@@ -206,13 +237,18 @@ mod tests {
 
     /// Reference: full sort, then tier = ⌊r·K/n⌋.
     fn by_sorting(scores: &[f64], k: u8) -> Vec<u8> {
-        let mut ranked: Vec<(f64, u32)> = scores.iter().copied().zip(0..).collect();
+        let mut ranked = entries(scores);
         ranked.sort_by(better_first);
         let mut out = vec![0; scores.len()];
-        for (r, &(_, c)) in ranked.iter().enumerate() {
+        for (r, &(_, _, c)) in ranked.iter().enumerate() {
             out[c as usize] = (r * usize::from(k) / scores.len()) as u8;
         }
         out
+    }
+
+    /// Entries whose tie key is the slot itself (index order).
+    fn entries(scores: &[f64]) -> Vec<RankEntry> {
+        scores.iter().zip(0..).map(|(&s, c)| (s, c, c)).collect()
     }
 
     #[test]
@@ -229,7 +265,7 @@ mod tests {
                         ((state >> 60) as f64) / 4.0
                     })
                     .collect();
-                let mut ranked: Vec<(f64, u32)> = scores.iter().copied().zip(0..).collect();
+                let mut ranked = entries(&scores);
                 let mut got = vec![u8::MAX; n];
                 assign_quantile_tiers(&mut ranked, k, &mut got);
                 assert_eq!(got, by_sorting(&scores, k), "n={n} k={k}");
@@ -240,7 +276,7 @@ mod tests {
     #[test]
     fn highest_score_gets_tier_zero_and_ties_follow_index_order() {
         let scores = [0.1, 0.5, 0.3, 0.3, -0.2];
-        let mut ranked: Vec<(f64, u32)> = scores.iter().copied().zip(0..).collect();
+        let mut ranked = entries(&scores);
         let mut tiers = [9u8; 5];
         assign_quantile_tiers(&mut ranked, 5, &mut tiers);
         assert_eq!(tiers, [3, 0, 1, 2, 4]);
@@ -254,7 +290,7 @@ mod tests {
             retier_every: 1,
             prior_yield: 0.0,
         };
-        let mut book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 3, 2);
+        let mut book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 3, 2, 0);
         book.record_yield(0, 1.0);
         book.record_yield(0, 1.0);
         assert!((book.score(0, 0) - 0.19).abs() < 1e-15);
@@ -271,7 +307,14 @@ mod tests {
             retier_every: 1,
             prior_yield: 1.0,
         };
-        let mut book = CounterpartyBook::dynamic(ScoreKind::RevenueRate, &config, 2, 1);
+        // Before any realised trade, ψ is the prior whatever the volume.
+        let mut fresh = CounterpartyBook::dynamic(ScoreKind::RevenueRate, &config, 2, 1, 0);
+        fresh.record_volume(0, 4.0, 10);
+        assert_eq!(fresh.score(0, 10), 1.0);
+
+        let mut book = CounterpartyBook::dynamic(ScoreKind::RevenueRate, &config, 2, 1, 0);
+        // A realised yield equal to the prior leaves the average yield at 1.
+        book.record_yield(0, 1.0);
         book.record_volume(0, 4.0, 10);
         book.record_volume(0, 2.0, 10); // same tick: volumes add up
         assert!((book.score(0, 10) - 3.0).abs() < 1e-15);
@@ -279,5 +322,39 @@ mod tests {
         assert!((book.score(0, 12) - 0.75).abs() < 1e-15);
         book.record_volume(0, 1.0, 13);
         assert!((book.score(0, 13) - (0.375 + 0.5)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn each_book_has_its_own_fixed_tie_order() {
+        let config = DynamicTiering {
+            tiers: 5,
+            weight: 0.1,
+            retier_every: 1,
+            prior_yield: 0.0,
+        };
+        let tiers = |salt: u32| {
+            let book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 1000, 999, salt);
+            (0..999).map(|c| book.tier(c)).collect::<Vec<u8>>()
+        };
+        // Same salt, same order; another salt, another order; always balanced quantiles.
+        assert_eq!(tiers(7), tiers(7));
+        assert_ne!(tiers(7), tiers(8));
+        for salt in [7, 8] {
+            let t = tiers(salt);
+            for k in 0..5u8 {
+                let count = t.iter().filter(|&&x| x == k).count();
+                assert!((199..=200).contains(&count), "tier {k}: {count}");
+            }
+        }
+    }
+
+    #[test]
+    fn tie_keys_are_a_permutation() {
+        let mut keys: Vec<u32> = (0..100_000)
+            .map(|slot| tie_key(slot, 0xDEAD_BEEF))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), 100_000);
     }
 }

@@ -153,9 +153,27 @@ impl TradeLog {
     }
 }
 
-/// Model errors raised inside systems; the driver stops the run at the end of the tick.
+/// A state the model cannot continue from.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum ModelFault {
+    /// A trade size the reference curve cannot price.
+    #[error(transparent)]
+    Size(#[from] SizeOutOfRange),
+    /// The mid-price left (0, ∞).
+    #[error(
+        "the mid-price left (0, ∞) (P = {0}): drift, volatility or tick length drive it out of range"
+    )]
+    Price(f64),
+    /// A quote that is not a finite number.
+    #[error(
+        "a quoted spread is not finite ({0}): alpha or tier_penalty is too large for this curve"
+    )]
+    Quote(f64),
+}
+
+/// Model faults raised inside systems; the driver stops the run at the end of the tick.
 #[derive(Resource, Debug, Default)]
-pub struct Faults(pub Vec<SizeOutOfRange>);
+pub struct Faults(pub Vec<ModelFault>);
 
 /// Installs the dealer market's systems into the tick's phases.
 pub fn install(schedule: &mut Schedule) {
@@ -181,9 +199,13 @@ fn advance_market(
     clock: Res<Clock>,
     mut process: ResMut<MarketProcess>,
     mut state: ResMut<MarketState>,
+    mut faults: ResMut<Faults>,
 ) {
     let tick = u64::from(clock.tick);
     let price = process.path.price(tick);
+    if !(price.is_finite() && price > 0.0) {
+        faults.0.push(ModelFault::Price(price));
+    }
     state.previous_price = if clock.tick == 0 { price } else { state.price };
     state.price = price;
     let law = process.spread_law;
@@ -302,13 +324,14 @@ fn match_orders(
         Without<InvestorId>,
     >,
 ) {
-    let fills: Result<Vec<Fill>, SizeOutOfRange> = {
+    let fills: Vec<Result<Fill, ModelFault>> = {
         let mut books: Vec<(u32, &CounterpartyBook)> =
             makers.iter().map(|(id, book, ..)| (id.0, book)).collect();
         books.sort_unstable_by_key(|(id, _)| *id);
         let books: Vec<&CounterpartyBook> = books.into_iter().map(|(_, b)| b).collect();
         let shape = state.curve.shape;
-        let choose = |order: &Order| -> Result<Fill, SizeOutOfRange> {
+        let mid = state.price;
+        let choose = |order: &Order| -> Result<Fill, ModelFault> {
             let log_ratio = shape.ratio(order.size)?.ln();
             let slot = order.investor.0 as usize;
             let quotes =
@@ -316,6 +339,10 @@ fn match_orders(
                     curve.spread(board.half_spread, log_ratio, book.tier(slot))
                 });
             let (maker, spread) = best_quote(quotes, order.tie_break).unwrap_or((0, f64::INFINITY));
+            // The cash that changes hands must be a number, not just the spread.
+            if !(mid * order.size * (1.0 + spread)).is_finite() {
+                return Err(ModelFault::Quote(spread));
+            }
             Ok(Fill {
                 maker,
                 spread,
@@ -333,13 +360,12 @@ fn match_orders(
             orders.0.iter().map(choose).collect()
         }
     };
-    let fills = match fills {
-        Ok(fills) => fills,
-        Err(fault) => {
-            faults.0.push(fault);
-            return;
-        }
-    };
+    // The first fault in order, so the report does not depend on thread scheduling.
+    if let Some(Err(fault)) = fills.iter().find(|f| f.is_err()) {
+        faults.0.push(*fault);
+        return;
+    }
+    let fills = fills.into_iter().flatten();
 
     let mut makers: Vec<_> = makers.iter_mut().collect();
     makers.sort_unstable_by_key(|(id, ..)| id.0);
@@ -477,7 +503,7 @@ fn hedge_positions(
         let quotes = match quote_for(size) {
             Ok(q) => q,
             Err(fault) => {
-                faults.0.push(fault);
+                faults.0.push(fault.into());
                 continue;
             }
         };
@@ -489,6 +515,10 @@ fn hedge_positions(
         let dealer_signed_size = position.signum() * size;
         let price = mid * (1.0 - position.signum() * spread);
         let cost = spread * size * mid;
+        if !(price.is_finite() && cost.is_finite()) {
+            faults.0.push(ModelFault::Quote(spread));
+            continue;
+        }
         {
             let (_, _, holdings, ledger, ..) = &mut makers[hedger_index];
             holdings.trade(-dealer_signed_size, price);
@@ -550,10 +580,11 @@ fn settle_position_revenue(
         let notional = trade.maker_signed_size.abs() * trade.mid_at_trade;
         let (_, book, ledger) = &mut makers[trade.maker as usize];
         ledger.tick.position_revenue += position_revenue;
-        book.record_yield(
-            trade.counterparty as usize,
-            (trade.spread_revenue + position_revenue) / notional,
-        );
+        let trade_yield = (trade.spread_revenue + position_revenue) / notional;
+        // A size that underflowed to 0 has no yield; a NaN would poison the score for good.
+        if trade_yield.is_finite() {
+            book.record_yield(trade.counterparty as usize, trade_yield);
+        }
     }
 }
 

@@ -151,9 +151,13 @@ pub const TIER_COLUMNS: &[Column] = &[
     col(
         "score",
         ColumnType::F64,
-        "ψ, the tiering score (NaN for fixed tiering)",
+        "ψ at the end of the tick (NaN for fixed tiering)",
     ),
-    col("tier", ColumnType::U32, "tier, 0 the best"),
+    col(
+        "tier",
+        ColumnType::U32,
+        "tier, 0 the best, as set from the scores at the tick's start",
+    ),
 ];
 
 /// Columns of `summary.*`: one row per market maker over the whole run.

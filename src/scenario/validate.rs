@@ -46,6 +46,10 @@ enum Range {
     Sophistication,
     /// > the bound.
     Above(f64),
+    /// In (lower, upper].
+    Within(f64, f64),
+    /// In [lower, upper].
+    Closed(f64, f64),
 }
 
 impl Range {
@@ -59,6 +63,8 @@ impl Range {
                 Range::Weight => x > 0.0 && x <= 1.0,
                 Range::Sophistication => (0.5..1.0).contains(&x),
                 Range::Above(bound) => x > bound,
+                Range::Within(lower, upper) => x > lower && x <= upper,
+                Range::Closed(lower, upper) => (lower..=upper).contains(&x),
             }
     }
 
@@ -71,6 +77,8 @@ impl Range {
             Range::Weight => "must be in (0, 1]".into(),
             Range::Sophistication => "must be in [0.5, 1) (0.5 = uninformed)".into(),
             Range::Above(bound) => format!("must be > {bound}"),
+            Range::Within(lower, upper) => format!("must be in ({lower}, {upper}]"),
+            Range::Closed(lower, upper) => format!("must be in [{lower}, {upper}]"),
         }
     }
 }
@@ -100,6 +108,12 @@ impl Checker {
         }
     }
 
+    fn at_most(&mut self, path: impl Into<String>, value: u64, limit: u64, why: &str) {
+        if value > limit {
+            self.fail(path, format!("must be ≤ {limit} ({why}), got {value}"));
+        }
+    }
+
     /// Every value a distribution can produce must lie in `range`.
     fn distribution(&mut self, path: &str, law: &ParamDistribution, range: Range) {
         match *law {
@@ -121,6 +135,15 @@ impl Checker {
         }
     }
 }
+
+/// Largest t_m, in ticks (one year of 15-minute ticks).
+pub const MAX_POSITION_HORIZON: u64 = 365 * 96;
+/// Largest hedging horizon N_max, in ticks: the solver's cost grows as N³.
+pub const MAX_HEDGING_HORIZON: u64 = 500;
+/// Largest size dispersion σ_j: beyond it the log-normal puts sizes at 0 or at the cap.
+pub const MAX_SIZE_DISPERSION: f64 = 5.0;
+/// Largest volume penalty α: beyond it quotes overflow long before v_max.
+pub const MAX_ALPHA: f64 = 10.0;
 
 /// Every problem in `scenario`, in field order; empty when it is valid.
 pub fn validate(scenario: &Scenario) -> Vec<Problem> {
@@ -186,6 +209,28 @@ fn check_market(c: &mut Checker, m: &MarketConfig) {
     c.number("market.drift", m.drift, Range::Finite);
     c.number("market.volatility", m.volatility, Range::NonNegative);
     c.number("market.tick_years", m.tick_years, Range::Positive);
+    // Beyond these the GBM leaves floating point within a few ticks; no market is that wild.
+    if m.volatility.is_finite()
+        && m.tick_years.is_finite()
+        && m.volatility * m.tick_years.sqrt() > 1.0
+    {
+        c.fail(
+            "market.volatility",
+            format!(
+                "the per-tick volatility σ·sqrt(tick_years) must be ≤ 1, got {}",
+                m.volatility * m.tick_years.sqrt()
+            ),
+        );
+    }
+    if m.drift.is_finite() && m.tick_years.is_finite() && (m.drift * m.tick_years).abs() > 1.0 {
+        c.fail(
+            "market.drift",
+            format!(
+                "the per-tick drift |μ·tick_years| must be ≤ 1, got {}",
+                m.drift * m.tick_years
+            ),
+        );
+    }
     let s = &m.reference_spread;
     c.number("market.reference_spread.mean", s.mean, Range::Positive);
     c.number(
@@ -219,6 +264,12 @@ fn check_market(c: &mut Checker, m: &MarketConfig) {
         u64::from(m.position_horizon),
         "t_m in ticks",
     );
+    c.at_most(
+        "market.position_horizon",
+        u64::from(m.position_horizon),
+        MAX_POSITION_HORIZON,
+        "one year of ticks; the price path is kept t_m ticks ahead",
+    );
 }
 
 fn check_investor(c: &mut Checker, path: &str, p: &InvestorParams, market: &MarketConfig) {
@@ -236,7 +287,7 @@ fn check_investor(c: &mut Checker, path: &str, p: &InvestorParams, market: &Mark
     c.number(
         format!("{path}.size_dispersion"),
         p.size_dispersion,
-        Range::NonNegative,
+        Range::Closed(0.0, MAX_SIZE_DISPERSION),
     );
     c.number(format!("{path}.p_buy"), p.p_buy, Range::Probability);
     c.number(
@@ -271,7 +322,7 @@ fn check_group(c: &mut Checker, path: &str, g: &InvestorGroup, market: &MarketCo
     c.distribution(
         &format!("{path}.size_dispersion"),
         &g.size_dispersion,
-        Range::NonNegative,
+        Range::Closed(0.0, MAX_SIZE_DISPERSION),
     );
     c.distribution(&format!("{path}.p_buy"), &g.p_buy, Range::Probability);
     c.distribution(
@@ -288,7 +339,11 @@ fn check_market_maker(
     names: &[&str],
     investor_count: u64,
 ) {
-    c.number(format!("{path}.alpha"), m.alpha, Range::Positive);
+    c.number(
+        format!("{path}.alpha"),
+        m.alpha,
+        Range::Within(0.0, MAX_ALPHA),
+    );
     c.number(
         format!("{path}.tier_penalty"),
         m.tier_penalty,
@@ -362,6 +417,12 @@ fn check_market_maker(
             format!("{hedging}.horizon"),
             u64::from(h.horizon),
             "N_max in ticks",
+        );
+        c.at_most(
+            format!("{hedging}.horizon"),
+            u64::from(h.horizon),
+            MAX_HEDGING_HORIZON,
+            "the schedule solver's cost grows as N³",
         );
         if let VolatilityEstimate::Ewma(weight) = h.volatility_estimate {
             c.number(
