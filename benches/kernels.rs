@@ -10,7 +10,7 @@ use dealersim::agents::investor::{TradeProfile, decide_trade};
 use dealersim::dealers::QuoteCurve;
 use dealersim::dealers::hedging_schedule::{HedgeProblem, solve};
 use dealersim::dealers::pricing::best_quote;
-use dealersim::dealers::tiering::assign_quantile_tiers;
+use dealersim::dealers::tiering::{RankEntry, assign_quantile_tiers, tie_key};
 use dealersim::market::reference_curve::CurveShape;
 use dealersim::rng::{StreamDomain, stream};
 use dealersim::scenario::parse_scenario;
@@ -58,12 +58,12 @@ fn arrivals(c: &mut Criterion) {
 fn tiering(c: &mut Criterion) {
     let n = 1_000_000usize;
     let mut state = 7u64;
-    let scores: Vec<(f64, u32)> = (0..n as u32)
+    let scores: Vec<RankEntry> = (0..n as u32)
         .map(|i| {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64, i)
+            ((state >> 11) as f64, tie_key(i, 0x5EED), i)
         })
         .collect();
     let mut tiers = vec![0u8; n];
