@@ -134,19 +134,25 @@ fn hedging(c: &mut Criterion) {
 }
 
 fn whole_tick(c: &mut Criterion) {
-    let text = r#"Scenario(
-        steps: 1000000,
-        investors: [Group(count: 100000, p_trade: LogUniform(min: 0.0052083, max: 0.125), size_mean: LogUniform(min: 0.5, max: 7.0))],
-        market_makers: [(name: "A", alpha: 1.2), (name: "B", alpha: 1.4), (name: "C", alpha: 1.3, tiering: RevenueRate())],
-    )"#;
-    let scenario = parse_scenario(text, Path::new("bench.ron")).expect("bench scenario parses");
-    let mut sim = Simulation::new(&scenario).expect("bench scenario is valid");
     let mut group = c.benchmark_group("tick");
-    group.sample_size(20);
-    group.throughput(Throughput::Elements(100_000));
-    group.bench_function("tick_100k_investors_3_makers", |b| {
-        b.iter(|| sim.step().expect("step"))
-    });
+    group.sample_size(10);
+    // Same market at three population sizes: the per-tick cost should scale linearly.
+    for investors in [10_000u32, 100_000, 1_000_000] {
+        let text = format!(
+            r#"Scenario(
+            steps: 1000000,
+            investors: [Group(count: {investors}, p_trade: LogUniform(min: 0.0052083, max: 0.125), size_mean: LogUniform(min: 0.5, max: 7.0))],
+            market_makers: [(name: "A", alpha: 1.2), (name: "B", alpha: 1.4), (name: "C", alpha: 1.3, tiering: RevenueRate())],
+        )"#
+        );
+        let scenario =
+            parse_scenario(&text, Path::new("bench.ron")).expect("bench scenario parses");
+        let mut sim = Simulation::new(&scenario).expect("bench scenario is valid");
+        group.throughput(Throughput::Elements(u64::from(investors)));
+        group.bench_function(format!("tick_{investors}_investors_3_makers"), |b| {
+            b.iter(|| sim.step().expect("step"))
+        });
+    }
     group.finish();
 }
 
