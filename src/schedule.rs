@@ -28,6 +28,20 @@ pub enum TickPhase {
     Record,
 }
 
+impl TickPhase {
+    /// Every phase, in the order a tick runs them.
+    pub const ALL: [TickPhase; 8] = [
+        TickPhase::PriceProcess,
+        TickPhase::Arrivals,
+        TickPhase::Tiering,
+        TickPhase::Pricing,
+        TickPhase::Matching,
+        TickPhase::Hedging,
+        TickPhase::Reward,
+        TickPhase::Record,
+    ];
+}
+
 /// The label of the tick schedule.
 #[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tick;
@@ -38,18 +52,8 @@ pub struct Tick;
 pub fn tick_schedule() -> Schedule {
     let mut schedule = Schedule::new(Tick);
     schedule.set_executor(SingleThreadedExecutor::new());
-    schedule.configure_sets(
-        (
-            TickPhase::PriceProcess,
-            TickPhase::Arrivals,
-            TickPhase::Tiering,
-            TickPhase::Pricing,
-            TickPhase::Matching,
-            TickPhase::Hedging,
-            TickPhase::Reward,
-            TickPhase::Record,
-        )
-            .chain(),
-    );
+    for pair in TickPhase::ALL.windows(2) {
+        schedule.configure_sets(pair[0].before(pair[1]));
+    }
     schedule
 }

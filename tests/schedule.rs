@@ -57,16 +57,7 @@ fn phases_run_in_order() {
     #[derive(Resource, Default)]
     struct Seen(Vec<TickPhase>);
     let mut schedule = tick_schedule();
-    let phases = [
-        TickPhase::PriceProcess,
-        TickPhase::Arrivals,
-        TickPhase::Tiering,
-        TickPhase::Pricing,
-        TickPhase::Matching,
-        TickPhase::Hedging,
-        TickPhase::Reward,
-        TickPhase::Record,
-    ];
+    let phases = TickPhase::ALL;
     // Added in reverse so that only the set ordering can put them right.
     for phase in phases.into_iter().rev() {
         schedule.add_systems((move |mut seen: ResMut<Seen>| seen.0.push(phase)).in_set(phase));
