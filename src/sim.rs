@@ -16,7 +16,8 @@ use crate::market::price_process::{GbmStep, PricePath, ReferenceSpreadLaw};
 use crate::market::reference_curve::{CurveShape, ReferenceCurve};
 use crate::market::{Clock, MarketProcess, MarketState};
 use crate::mechanisms::dealer_market::{
-    self, Faults, ModelFault, PendingOrders, Population, PositionRevenueQueue, QuoteBoard, TradeLog,
+    self, Exchange, Faults, ModelFault, PendingOrders, Population, PositionRevenueQueue,
+    QuoteBoard, TradeLog,
 };
 use crate::output::manifest::{Manifest, ManifestFile, sha256_hex};
 use crate::output::table::{Cell, OutputError, StagedOutput, TableFormat};
@@ -170,6 +171,7 @@ impl Simulation {
         world.init_resource::<PositionRevenueQueue>();
         world.init_resource::<TradeLog>();
         world.init_resource::<Faults>();
+        world.init_resource::<Exchange>();
         world.init_resource::<Recorder>();
 
         let mut schedule = tick_schedule();
@@ -265,8 +267,9 @@ impl Simulation {
         let price = self.world.resource::<MarketState>().price;
         let mut total = 0.0;
         let mut scale = 1.0f64;
+        let exchange = self.world.get_resource::<Exchange>().map(|e| e.holdings);
         let mut holdings = self.world.query::<&Holdings>();
-        for h in holdings.iter(&self.world) {
+        for h in holdings.iter(&self.world).chain(exchange.as_ref()) {
             total += h.cash + h.position * price;
             scale += h.cash.abs();
         }

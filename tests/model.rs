@@ -207,3 +207,46 @@ fn hedging_moves_both_positions_and_reduces_the_hedgers_exposure() {
     assert!(b.1.position < 0.0);
     assert!(b.0.total.spread_revenue > 0.0 && a.0.total.hedging_cost > 0.0);
 }
+
+#[test]
+fn exchange_hedging_pays_the_reference_curve_and_keeps_accounts_balanced() {
+    let text = r#"Scenario(
+        steps: 150,
+        investors: [Investor(p_trade: 1.0, size_mean: 20.0, p_buy: 1.0)],
+        market_makers: [(name: "Solo", hedging: (risk_aversion: 5.0, venue: Exchange))],
+    )"#;
+    let mut sim = Simulation::new(&scenario(text))
+        .expect("valid: one market maker may hedge on the exchange");
+    let (trades, prices) = run_logged(&mut sim);
+    let hedges: Vec<&TradeRecord> = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::ExchangeHedge)
+        .collect();
+    assert!(!hedges.is_empty());
+    let (ledger, holdings) = &ledgers(&mut sim)[0];
+    // The solo maker sells to the investor and buys back on the exchange.
+    assert!(
+        hedges
+            .iter()
+            .all(|t| t.maker == 0 && t.maker_signed_size > 0.0)
+    );
+    let investor_volume: f64 = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Investor)
+        .map(|t| t.maker_signed_size)
+        .sum();
+    let hedged: f64 = hedges.iter().map(|t| t.maker_signed_size).sum();
+    assert!((holdings.position - (investor_volume + hedged)).abs() < 1e-9);
+    assert!(
+        holdings.position.abs() < 0.5 * investor_volume.abs(),
+        "most of the flow is hedged"
+    );
+    // Each hedge pays the exchange's own curve, S_ref(v) ≥ S_ref(0) ≥ the clip minimum.
+    let paid: f64 = hedges
+        .iter()
+        .map(|t| t.spread * t.maker_signed_size.abs() * prices[t.tick as usize].1)
+        .sum();
+    assert!((ledger.total.hedging_cost - paid).abs() < 1e-9 * (1.0 + paid));
+    assert!(hedges.iter().all(|t| t.spread >= 1e-5 && t.tier == 0));
+    assert!(sim.accounting_residual().abs() < 1e-12);
+}

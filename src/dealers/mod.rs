@@ -91,6 +91,10 @@ pub struct Ledger {
     pub total_activity: Activity,
     /// Position carried into this tick (exposed to the move P_{t−1} → P_t).
     pub position_at_open: f64,
+    /// Hedge schedules solved so far.
+    pub hedge_decisions: u64,
+    /// Sum of the first-slice fractions x_0 of those schedules (mean = this / decisions).
+    pub first_slice_total: f64,
 }
 
 impl Ledger {

@@ -35,6 +35,8 @@ struct Scores {
     volume_tick: Vec<u32>,
     /// Salt of this book's tie order (see [`tie_key`]).
     tie_salt: u32,
+    /// Counterparties held at a fixed tier, left out of the ranking: (slot, tier), sorted.
+    pinned: Vec<(usize, u8)>,
 }
 
 impl Scores {
@@ -86,6 +88,12 @@ impl CounterpartyBook {
                 volume_ewma: vec![0.0; per_slot(revenue_rate)],
                 volume_tick: vec![0; per_slot(revenue_rate)],
                 tie_salt,
+                pinned: config
+                    .pinned_investors
+                    .iter()
+                    .map(|(&id, &tier)| (id as usize, tier))
+                    .filter(|&(slot, _)| slot < counterparties)
+                    .collect(),
             }),
             own_index,
         };
@@ -170,14 +178,24 @@ impl CounterpartyBook {
     /// equal scores in the book's fixed tie order.
     pub fn retier(&mut self, tick: u32) {
         let Some(scores) = &self.scores else { return };
+        // `pinned` is sorted by slot (it comes from a BTreeMap).
+        let is_pinned = |c: usize| {
+            scores
+                .pinned
+                .binary_search_by_key(&c, |&(slot, _)| slot)
+                .is_ok()
+        };
         let mut ranked: Vec<RankEntry> = (0..self.tiers.len())
-            .filter(|&c| c != self.own_index)
+            .filter(|&c| c != self.own_index && (scores.pinned.is_empty() || !is_pinned(c)))
             .map(|c| {
                 let slot = c as u32;
                 (scores.psi(c, tick), tie_key(slot, scores.tie_salt), slot)
             })
             .collect();
         assign_quantile_tiers(&mut ranked, self.tiers_count, &mut self.tiers);
+        for &(slot, tier) in &scores.pinned {
+            self.tiers[slot] = tier;
+        }
     }
 }
 
@@ -289,6 +307,7 @@ mod tests {
             weight: 0.1,
             retier_every: 1,
             prior_yield: 0.0,
+            pinned_investors: Default::default(),
         };
         let mut book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 3, 2, 0);
         book.record_yield(0, 1.0);
@@ -306,6 +325,7 @@ mod tests {
             weight: 0.5,
             retier_every: 1,
             prior_yield: 1.0,
+            pinned_investors: Default::default(),
         };
         // Before any realised trade, ψ is the prior whatever the volume.
         let mut fresh = CounterpartyBook::dynamic(ScoreKind::RevenueRate, &config, 2, 1, 0);
@@ -331,6 +351,7 @@ mod tests {
             weight: 0.1,
             retier_every: 1,
             prior_yield: 0.0,
+            pinned_investors: Default::default(),
         };
         let tiers = |salt: u32| {
             let book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 1000, 999, salt);
@@ -356,5 +377,27 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), 100_000);
+    }
+
+    #[test]
+    fn pinned_investors_keep_their_tier_and_leave_the_ranking() {
+        let config = DynamicTiering {
+            tiers: 2,
+            weight: 1.0,
+            retier_every: 1,
+            prior_yield: 0.0,
+            pinned_investors: [(1, 1)].into_iter().collect(),
+        };
+        let mut book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 5, 4, 0);
+        // Investor 1 has the best score but stays pinned at tier 1; the other three are
+        // split between tiers 0 and 1 on their own.
+        for (slot, y) in [(0, 0.3), (1, 9.0), (2, 0.2), (3, 0.1)] {
+            book.record_yield(slot, y);
+        }
+        book.retier(1);
+        assert_eq!(
+            (0..4).map(|c| book.tier(c)).collect::<Vec<_>>(),
+            [0, 1, 0, 1]
+        );
     }
 }

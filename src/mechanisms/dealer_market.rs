@@ -16,7 +16,7 @@ use crate::dealers::{CounterpartyBook, Hedger, Ledger, MarketMakerId, Pricing, Q
 use crate::market::price_process::uniform;
 use crate::market::reference_curve::SizeOutOfRange;
 use crate::market::{Clock, MarketProcess, MarketState};
-use crate::scenario::VolatilityEstimate;
+use crate::scenario::{HedgeVenue, VolatilityEstimate};
 use crate::schedule::TickPhase;
 
 /// Population sizes, for counterparty indexing.
@@ -111,7 +111,23 @@ pub enum TradeKind {
     Investor,
     /// A market maker hedged with another.
     Hedge,
+    /// A market maker hedged on the reference exchange (`maker` is the hedger).
+    ExchangeHedge,
 }
+
+/// The reference exchange as a hedging venue: an outside party whose holdings count in
+/// the accounting invariant.
+#[derive(Resource, Debug, Default)]
+pub struct Exchange {
+    /// What the exchange has bought and paid.
+    pub holdings: Holdings,
+}
+
+/// The exchange's quote: S_ref(v) = S_ref(0)·(S_ref(v)/S_ref(0))¹, no tier penalty.
+const EXCHANGE_CURVE: QuoteCurve = QuoteCurve {
+    alpha: 1.0,
+    tier_penalty: 0.0,
+};
 
 /// One executed trade, as the trades table records it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -120,7 +136,7 @@ pub struct TradeRecord {
     pub tick: u32,
     /// Investor order or hedge.
     pub kind: TradeKind,
-    /// The market maker that quoted (provided liquidity).
+    /// The market maker that quoted (provided liquidity); the hedger for exchange hedges.
     pub maker: u32,
     /// Investor id, or market maker id for hedges.
     pub counterparty: u32,
@@ -425,6 +441,7 @@ fn hedge_positions(
     mut queue: ResMut<PositionRevenueQueue>,
     mut log: ResMut<TradeLog>,
     mut faults: ResMut<Faults>,
+    mut exchange: ResMut<Exchange>,
     mut makers: Query<
         (
             &MarketMakerId,
@@ -459,13 +476,19 @@ fn hedge_positions(
             continue;
         }
         let own_slot = population.maker_slot(hedger_id);
-        // What every other market maker quotes to this one: (index, curve, tier).
-        let others: Vec<(usize, QuoteCurve, u8)> = makers
-            .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != hedger_index)
-            .map(|(j, (id, book, ..))| (j, board.curves[id.0 as usize], book.tier(own_slot)))
-            .collect();
+        // Who can take the hedge and at what curve: (dealer index, curve, tier), where no
+        // index is the exchange, quoting S_ref(v) itself (α = 1, no tier penalty).
+        let others: Vec<(Option<usize>, QuoteCurve, u8)> = match config.venue {
+            HedgeVenue::MarketMakers => makers
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != hedger_index)
+                .map(|(j, (id, book, ..))| {
+                    (Some(j), board.curves[id.0 as usize], book.tier(own_slot))
+                })
+                .collect(),
+            HedgeVenue::Exchange => vec![(None, EXCHANGE_CURVE, 0)],
+        };
         let quote_for = |size: f64| -> Result<Vec<f64>, SizeOutOfRange> {
             let log_ratio = shape.ratio(size)?.ln();
             Ok(others
@@ -495,8 +518,14 @@ fn hedge_positions(
             max_slice,
             spread: &best_spread,
         });
-        let size = position.abs() * schedule.slices.first().copied().unwrap_or(0.0);
+        let first_slice = schedule.slices.first().copied().unwrap_or(0.0);
+        let size = position.abs() * first_slice;
         let tie_break = uniform(&mut makers[hedger_index].5.0);
+        {
+            let ledger = &mut makers[hedger_index].3;
+            ledger.hedge_decisions += 1;
+            ledger.first_slice_total += first_slice;
+        }
         if size <= HEDGE_EPSILON {
             continue;
         }
@@ -525,6 +554,21 @@ fn hedge_positions(
             ledger.tick.hedging_cost += cost;
             ledger.activity.hedged_out += size;
         }
+        let Some(dealer_index) = dealer_index else {
+            exchange.holdings.trade(dealer_signed_size, price);
+            log.push(TradeRecord {
+                tick,
+                kind: TradeKind::ExchangeHedge,
+                maker: hedger_id,
+                counterparty: hedger_id,
+                maker_signed_size: -dealer_signed_size,
+                spread,
+                price,
+                tier,
+                informed: false,
+            });
+            continue;
+        };
         let dealer_id = {
             let (id, book, holdings, ledger, ..) = &mut makers[dealer_index];
             holdings.trade(dealer_signed_size, price);

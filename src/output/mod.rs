@@ -95,22 +95,22 @@ pub const TRADE_COLUMNS: &[Column] = &[
     col(
         "kind",
         ColumnType::Utf8,
-        "`investor` (an investor order) or `hedge` (a market maker's hedge)",
+        "`investor`, `hedge` (with a market maker) or `exchange_hedge` (on the exchange)",
     ),
     col(
         "market_maker",
         ColumnType::Utf8,
-        "the market maker that quoted",
+        "the market maker that quoted; for `exchange_hedge`, the hedger",
     ),
     col(
         "counterparty",
         ColumnType::U32,
-        "investor id, or market maker id for hedges",
+        "investor id, or the hedging market maker's id for hedges",
     ),
     col(
         "maker_size",
         ColumnType::F64,
-        "size from the quoting maker's side, + when it bought (units)",
+        "size from `market_maker`'s side, + when it bought (units)",
     ),
     col(
         "spread",
@@ -293,6 +293,7 @@ fn write_tick(
                 Cell::Str(match t.kind {
                     TradeKind::Investor => "investor",
                     TradeKind::Hedge => "hedge",
+                    TradeKind::ExchangeHedge => "exchange_hedge",
                 }),
                 Cell::Str(&names[t.maker as usize]),
                 Cell::U32(t.counterparty),

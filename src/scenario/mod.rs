@@ -216,6 +216,10 @@ pub struct DynamicTiering {
     /// ψ of a counterparty before its first realised trade; also the EWMA's starting
     /// value. Default: 0.
     pub prior_yield: f64,
+    /// Investor id → tier held fixed whatever its score; pinned investors are left out
+    /// of the quantile split of the others. Default: none. (The price-sensitivity
+    /// experiment moves one investor through the tiers this way.)
+    pub pinned_investors: BTreeMap<u32, u8>,
 }
 
 /// Explicit tiers.
@@ -247,6 +251,21 @@ pub struct HedgingConfig {
     pub horizon: u32,
     /// σ_t, the hedger's per-tick volatility. Default: Known.
     pub volatility_estimate: VolatilityEstimate,
+    /// Where hedges trade. Default: MarketMakers.
+    pub venue: HedgeVenue,
+}
+
+/// Where a market maker hedges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HedgeVenue {
+    /// With the other market maker quoting the best price for the slice; c(v) is the
+    /// best of their quotes to this market maker (SPEC §2.3).
+    #[default]
+    MarketMakers,
+    /// On the reference exchange at S_ref(v); c(v) = S_ref(v). The exchange is an
+    /// outside party: it earns no reward, but its cash and position are counted in the
+    /// accounting invariant.
+    Exchange,
 }
 
 /// How a hedger estimates the per-tick volatility σ_t.
@@ -316,6 +335,7 @@ impl Default for DynamicTiering {
             weight: 0.1,
             retier_every: 1,
             prior_yield: 0.0,
+            pinned_investors: BTreeMap::new(),
         }
     }
 }
@@ -326,6 +346,7 @@ impl Default for HedgingConfig {
             risk_aversion: 0.5,
             horizon: 20,
             volatility_estimate: VolatilityEstimate::Known,
+            venue: HedgeVenue::MarketMakers,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::{
-    InvestorGroup, InvestorParams, InvestorSpec, MarketConfig, MarketMakerConfig,
+    HedgeVenue, InvestorGroup, InvestorParams, InvestorSpec, MarketConfig, MarketMakerConfig,
     ParamDistribution, Scenario, TieringConfig, VolatilityEstimate,
 };
 
@@ -332,6 +332,29 @@ fn check_group(c: &mut Checker, path: &str, g: &InvestorGroup, market: &MarketCo
     );
 }
 
+/// An investor → tier entry: the investor exists and the tier is below K.
+fn check_tier_entry(
+    c: &mut Checker,
+    entry: &str,
+    id: u32,
+    tier: u8,
+    tiers: u8,
+    investor_count: u64,
+) {
+    if u64::from(id) >= investor_count {
+        c.fail(
+            entry,
+            format!(
+                "no investor {id}: ids run from 0 to {}",
+                investor_count.saturating_sub(1)
+            ),
+        );
+    }
+    if tiers > 0 && tier >= tiers {
+        c.fail(entry, format!("tier must be < tiers ({tiers}), got {tier}"));
+    }
+}
+
 fn check_market_maker(
     c: &mut Checker,
     path: &str,
@@ -364,6 +387,10 @@ fn check_market_maker(
                 d.prior_yield,
                 Range::Finite,
             );
+            for (&id, &tier) in &d.pinned_investors {
+                let entry = format!("{tiering}.pinned_investors[{id}]");
+                check_tier_entry(c, &entry, id, tier, d.tiers, investor_count);
+            }
         }
         TieringConfig::Fixed(f) => {
             c.at_least_one(format!("{tiering}.tiers"), u64::from(f.tiers), "tiers");
@@ -376,21 +403,7 @@ fn check_market_maker(
             }
             for (&id, &tier) in &f.investors {
                 let entry = format!("{tiering}.investors[{id}]");
-                if u64::from(id) >= investor_count {
-                    c.fail(
-                        entry.clone(),
-                        format!(
-                            "no investor {id}: ids run from 0 to {}",
-                            investor_count.saturating_sub(1)
-                        ),
-                    );
-                }
-                if f.tiers > 0 && !tier_ok(tier) {
-                    c.fail(
-                        entry,
-                        format!("tier must be < tiers ({}), got {tier}", f.tiers),
-                    );
-                }
+                check_tier_entry(c, &entry, id, tier, f.tiers, investor_count);
             }
             for (name, &tier) in &f.market_makers {
                 let entry = format!("{tiering}.market_makers[{name}]");
@@ -431,10 +444,11 @@ fn check_market_maker(
                 Range::Weight,
             );
         }
-        if names.len() < 2 {
+        if names.len() < 2 && h.venue == HedgeVenue::MarketMakers {
             c.fail(
                 hedging,
-                "hedging trades with the other market makers, and there are none: add one or set `hedging: None`",
+                "hedging trades with the other market makers, and there are none: add one, \
+                 set `venue: Exchange`, or set `hedging: None`",
             );
         }
     }
