@@ -10,6 +10,7 @@
 
 pub mod agents;
 pub mod dealers;
+pub mod experiments;
 pub mod market;
 pub mod mechanisms;
 pub mod output;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use dealersim::experiments;
 use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario};
 use dealersim::{MakerSummary, SimError, run_to_directory};
 
@@ -48,6 +49,27 @@ enum Command {
         /// The scenario file (RON).
         scenario: PathBuf,
     },
+    /// Run one of the paper's experiments (or an experiment file) with replications in parallel.
+    Experiment {
+        /// A bundled experiment name (see --list) or the path of an experiment file.
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// List the bundled experiments.
+        #[arg(long)]
+        list: bool,
+        /// Override the replications per variant.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: Option<u32>,
+        /// Override the experiment seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory [default: out/experiments/<name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,6 +93,14 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Experiment {
+            name,
+            list,
+            runs,
+            seed,
+            out,
+            quiet,
+        } => experiment(name, list, runs, seed, out, quiet),
         Command::Validate { scenario } => match load_scenario(&scenario) {
             Ok(s) => {
                 println!(
@@ -111,7 +141,7 @@ fn main() -> ExitCode {
             }
             scenario.output.trades |= trades;
             let out = out.unwrap_or_else(|| default_out_dir(&path));
-            let progress = progress_bar(u64::from(scenario.steps), quiet);
+            let progress = progress_bar(u64::from(scenario.steps), quiet, "tick");
             let result = run_to_directory(&scenario, &path.display().to_string(), &out, |done| {
                 progress.set_position(u64::from(done))
             });
@@ -142,6 +172,68 @@ fn main() -> ExitCode {
     }
 }
 
+fn experiment(
+    name: Option<String>,
+    list: bool,
+    runs: Option<u32>,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> ExitCode {
+    if list {
+        for (bundled, text) in experiments::BUNDLED {
+            let description = experiments::parse_experiment(text, Path::new(bundled))
+                .map(|c| c.description)
+                .unwrap_or_default();
+            println!("{bundled:<20} {description}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(name) = name else {
+        eprintln!("error: name an experiment or pass --list");
+        return ExitCode::from(EXIT_BAD_SCENARIO);
+    };
+    let (mut config, source) = match experiments::load_experiment(&name) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_BAD_SCENARIO);
+        }
+    };
+    if let Some(runs) = runs {
+        config.runs = runs;
+    }
+    if let Some(seed) = seed {
+        config.seed = seed;
+    }
+    let out = out.unwrap_or_else(|| Path::new("out").join("experiments").join(&config.name));
+    let progress = progress_bar(experiments::total_runs(&config), quiet, "replication");
+    let result =
+        experiments::write_experiment(&config, &source, &out, &|done| progress.set_position(done));
+    progress.finish_and_clear();
+    match result {
+        Ok(report) => {
+            if !quiet {
+                if let Ok(summary) = std::fs::read_to_string(out.join("summary.md")) {
+                    println!("{summary}");
+                }
+                println!(
+                    "wrote {} files to {} in {:.2} s",
+                    report.files.len(),
+                    out.display(),
+                    report.wall_time_seconds
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            eprintln!("nothing was written to {}", out.display());
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
+}
+
 fn scenario_failure(error: &ScenarioError) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::from(EXIT_BAD_SCENARIO)
@@ -155,14 +247,14 @@ fn default_out_dir(scenario: &Path) -> PathBuf {
 }
 
 /// A progress bar on a terminal, nothing otherwise (logs and pipes stay clean).
-fn progress_bar(ticks: u64, quiet: bool) -> ProgressBar {
+fn progress_bar(total: u64, quiet: bool, unit: &str) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(ticks);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} tick {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}",
-    ) {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{spinner}} {unit} {{pos}}/{{len}} [{{bar:40}}] {{elapsed_precise}} eta {{eta}}"
+    )) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

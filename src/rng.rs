@@ -28,6 +28,8 @@ pub enum StreamDomain {
     MarketMaker = 5,
     /// The salt of a market maker's tie order among equal scores (index = market maker id).
     TieOrder = 6,
+    /// The seed of an experiment replication (index = replication number).
+    Replication = 7,
 }
 
 /// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.

@@ -163,6 +163,7 @@ impl Simulation {
             spread_rng: stream(seed, StreamDomain::ReferenceSpread, 0),
             position_horizon: market.position_horizon,
             tick_volatility,
+            tick_years: market.tick_years,
             max_trade_size: market.max_trade_size,
         });
         world.insert_resource(population);
@@ -274,6 +275,17 @@ impl Simulation {
             scale += h.cash.abs();
         }
         total / scale
+    }
+
+    /// Every market maker's holdings and ledger, in id order.
+    pub fn maker_accounts(&mut self) -> Vec<(Holdings, Ledger)> {
+        let mut query = self.world.query::<(&MarketMakerId, &Holdings, &Ledger)>();
+        let mut makers: Vec<_> = query.iter(&self.world).collect();
+        makers.sort_unstable_by_key(|(id, ..)| id.0);
+        makers
+            .into_iter()
+            .map(|(_, h, l)| (*h, l.clone()))
+            .collect()
     }
 
     /// Per-market-maker results so far, in id order.

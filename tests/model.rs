@@ -5,7 +5,7 @@ use std::path::Path;
 
 use dealersim::Simulation;
 use dealersim::agents::Holdings;
-use dealersim::dealers::{Ledger, MarketMakerId};
+use dealersim::dealers::Ledger;
 use dealersim::market::MarketState;
 use dealersim::mechanisms::dealer_market::{TradeKind, TradeLog, TradeRecord};
 use dealersim::scenario::{Scenario, parse_scenario};
@@ -32,15 +32,10 @@ fn run_logged(sim: &mut Simulation) -> (Vec<TradeRecord>, Vec<(f64, f64)>) {
 }
 
 fn ledgers(sim: &mut Simulation) -> Vec<(Ledger, Holdings)> {
-    let mut query = sim
-        .world_mut()
-        .query::<(&MarketMakerId, &Ledger, &Holdings)>();
-    let mut rows: Vec<_> = query
-        .iter(sim.world())
-        .map(|(id, l, h)| (id.0, l.clone(), *h))
-        .collect();
-    rows.sort_by_key(|r| r.0);
-    rows.into_iter().map(|(_, l, h)| (l, h)).collect()
+    sim.maker_accounts()
+        .into_iter()
+        .map(|(h, l)| (l, h))
+        .collect()
 }
 
 const BUSY_MARKET: &str = r#"Scenario(

@@ -43,6 +43,8 @@ pub struct MarketProcess {
     pub position_horizon: u32,
     /// σ√Δ, the model's per-tick volatility, for hedgers that know it.
     pub tick_volatility: f64,
+    /// Δ, the tick length in years.
+    pub tick_years: f64,
     /// Largest size of any trade, in units (below v_max).
     pub max_trade_size: f64,
 }

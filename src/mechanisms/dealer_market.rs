@@ -509,6 +509,7 @@ fn hedge_positions(
         let volatility = match config.volatility_estimate {
             VolatilityEstimate::Known => process.tick_volatility,
             VolatilityEstimate::Ewma(_) => variance.sqrt(),
+            VolatilityEstimate::Fixed(sigma) => sigma * process.tick_years.sqrt(),
         };
         let schedule = hedging_schedule::solve(&HedgeProblem {
             position: position.abs(),

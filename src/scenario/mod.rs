@@ -276,6 +276,9 @@ pub enum VolatilityEstimate {
     Known,
     /// EWMA of squared log returns with this weight in (0, 1], started at σ²Δ.
     Ewma(f64),
+    /// A fixed annualised σ the hedger assumes whatever the market does (per tick:
+    /// σ·√Δ): a desk whose risk model is calibrated to one regime. Must be ≥ 0.
+    Fixed(f64),
 }
 
 /// What a run writes into its output directory.

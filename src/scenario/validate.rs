@@ -437,12 +437,22 @@ fn check_market_maker(
             MAX_HEDGING_HORIZON,
             "the schedule solver's cost grows as N³",
         );
-        if let VolatilityEstimate::Ewma(weight) = h.volatility_estimate {
-            c.number(
-                format!("{hedging}.volatility_estimate"),
-                weight,
-                Range::Weight,
-            );
+        match h.volatility_estimate {
+            VolatilityEstimate::Known => {}
+            VolatilityEstimate::Ewma(weight) => {
+                c.number(
+                    format!("{hedging}.volatility_estimate"),
+                    weight,
+                    Range::Weight,
+                );
+            }
+            VolatilityEstimate::Fixed(sigma) => {
+                c.number(
+                    format!("{hedging}.volatility_estimate"),
+                    sigma,
+                    Range::NonNegative,
+                );
+            }
         }
         if names.len() < 2 && h.venue == HedgeVenue::MarketMakers {
             c.fail(

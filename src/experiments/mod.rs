@@ -1,0 +1,500 @@
+//! Experiments: a grid of scenario variants × replications run in parallel, reduced to a
+//! result table, a figure and a markdown summary (SPEC §2.4, Ganesh et al. 2019).
+//!
+//! An experiment file (`scenarios/experiments/*.ron`) holds a base scenario, a design
+//! (which variants to build from it and what to measure), a run count and a seed.
+//! Replication r of every variant uses the seed derived from (experiment seed, r), so
+//! variants are compared on common random numbers, and results do not depend on the
+//! number of threads: each replication is its own World, and results are collected in
+//! job order.
+
+pub mod figure;
+pub mod internalization;
+pub mod price_sensitivity;
+pub mod risk_aversion;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rand::Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::output::manifest::sha256_hex;
+use crate::output::table::{Cell, Column, OutputError, StagedOutput, TableFormat};
+use crate::rng::{StreamDomain, stream};
+use crate::scenario::load::extensions;
+use crate::scenario::locate::{FieldLocations, SourcePosition};
+use crate::scenario::{Problem, Scenario, validate};
+use crate::sim::{SimError, Simulation};
+use figure::{Figure, FigureError};
+
+/// An experiment file (written `Experiment(...)` in RON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Experiment")]
+pub struct ExperimentConfig {
+    /// Short name, used for the default output directory.
+    pub name: String,
+    /// One line on what the experiment shows. Default: "".
+    #[serde(default)]
+    pub description: String,
+    /// Experiment seed; replication r uses a seed derived from (seed, r). Default: 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Replications of every variant. Must be ≥ 1.
+    pub runs: u32,
+    /// The base market every variant is built from.
+    pub scenario: Scenario,
+    /// Which variants to run and what to measure.
+    pub design: Design,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// The three experiments of SPEC §2.4.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Design {
+    /// Market share of one investor as one market maker moves it through the tiers.
+    PriceSensitivity(price_sensitivity::PriceSensitivityDesign),
+    /// |z_t| / Σ v of a market maker with half the flow versus all of it.
+    Internalization(internalization::InternalizationDesign),
+    /// Hedging + risk cost over a grid of risk aversion, at two volatilities.
+    RiskAversion(risk_aversion::RiskAversionDesign),
+}
+
+/// The experiments bundled with dealersim: (name, file contents).
+pub const BUNDLED: &[(&str, &str)] = &[
+    (
+        "price-sensitivity",
+        include_str!("../../scenarios/experiments/price_sensitivity.ron"),
+    ),
+    (
+        "internalization",
+        include_str!("../../scenarios/experiments/internalization.ron"),
+    ),
+    (
+        "risk-aversion",
+        include_str!("../../scenarios/experiments/risk_aversion.ron"),
+    ),
+];
+
+/// Why an experiment could not be loaded, run or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// Neither a bundled name nor a readable file.
+    #[error("no experiment `{0}`: use one of {names} or the path of an experiment file", names = BUNDLED.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
+    Unknown(String),
+    /// The file could not be read.
+    #[error("cannot read experiment `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Malformed RON or a wrong field.
+    #[error("cannot parse experiment `{}`\n  --> {}:{}:{}{}: {message}", path.display(), path.display(), position.line, position.column, if field_path.is_empty() { String::new() } else { format!(" at `{field_path}`") })]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Where parsing stopped.
+        position: SourcePosition,
+        /// The field path.
+        field_path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// Values out of range or inconsistent, each with its position.
+    #[error("invalid experiment `{}`: {} problem{}{}", path.display(), problems.len(), if problems.len() == 1 { "" } else { "s" }, problems.iter().map(|(p, pos)| match pos { Some(pos) => format!("\n  --> {}:{}:{}  {p}", path.display(), pos.line, pos.column), None => format!("\n  --> {}  {p}", path.display()) }).collect::<String>())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem, with where it is written (or its nearest written parent).
+        problems: Vec<(Problem, Option<SourcePosition>)>,
+    },
+    /// A replication failed.
+    #[error("replication {replication} of variant `{variant}` failed: {source}")]
+    Run {
+        /// The variant's label.
+        variant: String,
+        /// The replication index.
+        replication: u32,
+        /// What failed.
+        source: SimError,
+    },
+    /// Writing the outputs failed; nothing partial was left behind.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// Drawing the figure failed.
+    #[error("cannot draw the figure: {0}")]
+    Figure(#[from] FigureError),
+}
+
+/// Loads a bundled experiment by name, or an experiment file by path.
+///
+/// # Errors
+/// [`ExperimentError`] naming the file, line, column and field of every problem.
+pub fn load_experiment(name_or_path: &str) -> Result<(ExperimentConfig, String), ExperimentError> {
+    if let Some((name, text)) = BUNDLED.iter().find(|(n, _)| *n == name_or_path) {
+        let label = format!("scenarios/experiments/{}.ron", name.replace('-', "_"));
+        return Ok((parse_experiment(text, Path::new(&label))?, label));
+    }
+    let path = Path::new(name_or_path);
+    if !path.exists() {
+        return Err(ExperimentError::Unknown(name_or_path.to_string()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok((parse_experiment(&text, path)?, name_or_path.to_string()))
+}
+
+/// Parses and validates an experiment file's text (`path` names it in errors).
+///
+/// # Errors
+/// As [`load_experiment`].
+pub fn parse_experiment(text: &str, path: &Path) -> Result<ExperimentConfig, ExperimentError> {
+    let options = ron::Options::default().with_default_extension(extensions());
+    let parse_error =
+        |span: ron::error::Span, field_path: String, message: String| ExperimentError::Parse {
+            path: path.to_path_buf(),
+            position: SourcePosition {
+                line: span.start.line,
+                column: span.start.col,
+            },
+            field_path,
+            message,
+        };
+    let mut de = ron::Deserializer::from_str_with_options(text, &options)
+        .map_err(|e| parse_error(e.span, String::new(), e.code.to_string()))?;
+    let config: ExperimentConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field_path = e.path().to_string().replace(".?", "").replace("[?]", "");
+        let field_path = if field_path == "." {
+            String::new()
+        } else {
+            field_path
+        };
+        let spanned = de.span_error(e.into_inner());
+        parse_error(spanned.span, field_path, spanned.code.to_string())
+    })?;
+    de.end().map_err(|e| {
+        let spanned = de.span_error(e);
+        parse_error(spanned.span, String::new(), spanned.code.to_string())
+    })?;
+    let problems = check(&config);
+    if problems.is_empty() {
+        return Ok(config);
+    }
+    let locations = FieldLocations::scan(text);
+    Err(ExperimentError::Invalid {
+        path: path.to_path_buf(),
+        problems: problems
+            .into_iter()
+            .map(|p| {
+                let position = locations.nearest(&p.path).map(|(pos, _)| pos);
+                (p, position)
+            })
+            .collect(),
+    })
+}
+
+/// Every problem of an experiment: its own fields, the base scenario's (prefixed with
+/// `scenario.`), the design's, and every variant the design builds.
+pub fn check(config: &ExperimentConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if config.runs == 0 {
+        problems.push(Problem {
+            path: "runs".into(),
+            message: "must be ≥ 1 (replications per variant), got 0".into(),
+        });
+    }
+    problems.extend(validate(&config.scenario).into_iter().map(|p| Problem {
+        path: format!("scenario.{}", p.path),
+        message: p.message,
+    }));
+    if !problems.is_empty() {
+        return problems;
+    }
+    let design_problems = match &config.design {
+        Design::PriceSensitivity(d) => d.check(&config.scenario),
+        Design::Internalization(d) => d.check(&config.scenario),
+        Design::RiskAversion(d) => d.check(&config.scenario),
+    };
+    problems.extend(design_problems.into_iter().map(|p| Problem {
+        path: format!("design.{}", p.path),
+        message: p.message,
+    }));
+    problems
+}
+
+/// One scenario variant of an experiment.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    /// Human-readable label, used in errors.
+    pub label: String,
+    /// The scenario to replicate.
+    pub scenario: Scenario,
+}
+
+/// Runs `measure(variant index, simulation)` on every (variant, replication) pair in
+/// parallel and returns the measurements as `results[variant][replication]`, in order. `on_done` is called after
+/// each replication with the number done so far (from worker threads).
+///
+/// # Errors
+/// The failure of the first failing job in job order (not in completion order), so the
+/// error does not depend on thread scheduling either.
+pub fn replicate<T: Send>(
+    variants: &[Variant],
+    runs: u32,
+    seed: u64,
+    measure: impl Fn(usize, &mut Simulation) -> Result<T, SimError> + Sync,
+    on_done: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<Vec<T>>, ExperimentError> {
+    let runs_usize = runs as usize;
+    let done = AtomicU64::new(0);
+    let results: Vec<Result<T, ExperimentError>> = (0..variants.len() * runs_usize)
+        .into_par_iter()
+        .map(|job| {
+            let (v, r) = (job / runs_usize, (job % runs_usize) as u32);
+            let mut scenario = variants[v].scenario.clone();
+            scenario.seed = replication_seed(seed, r);
+            let outcome = Simulation::new(&scenario)
+                .and_then(|mut sim| measure(v, &mut sim))
+                .map_err(|source| ExperimentError::Run {
+                    variant: variants[v].label.clone(),
+                    replication: r,
+                    source,
+                });
+            on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
+            outcome
+        })
+        .collect();
+    let mut grouped: Vec<Vec<T>> = Vec::with_capacity(variants.len());
+    let mut results = results.into_iter();
+    for _ in 0..variants.len() {
+        let mut row = Vec::with_capacity(runs_usize);
+        for _ in 0..runs_usize {
+            match results.next() {
+                Some(Ok(value)) => row.push(value),
+                Some(Err(error)) => return Err(error),
+                None => break,
+            }
+        }
+        grouped.push(row);
+    }
+    Ok(grouped)
+}
+
+/// The scenario seed of replication `r`: derived from the experiment seed, the same for
+/// every variant (common random numbers).
+pub fn replication_seed(seed: u64, replication: u32) -> u64 {
+    stream(seed, StreamDomain::Replication, u64::from(replication)).next_u64()
+}
+
+/// What one experiment produced, before writing.
+pub struct ExperimentOutput {
+    /// Columns of the result table.
+    pub columns: &'static [Column],
+    /// Rows of the result table, as owned cells.
+    pub rows: Vec<Vec<OwnedCell>>,
+    /// The figure.
+    pub figure: Figure,
+    /// The markdown summary.
+    pub summary: String,
+}
+
+/// A table cell that owns its text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OwnedCell {
+    /// Unsigned 32-bit.
+    U32(u32),
+    /// Unsigned 64-bit.
+    U64(u64),
+    /// Float.
+    F64(f64),
+    /// Text.
+    Str(String),
+}
+
+impl OwnedCell {
+    fn as_cell(&self) -> Cell<'_> {
+        match self {
+            OwnedCell::U32(x) => Cell::U32(*x),
+            OwnedCell::U64(x) => Cell::U64(*x),
+            OwnedCell::F64(x) => Cell::F64(*x),
+            OwnedCell::Str(s) => Cell::Str(s),
+        }
+    }
+}
+
+/// Runs an experiment with `runs` replications per variant (the file's count unless
+/// overridden) and `seed`, calling `on_done` with replications finished.
+///
+/// # Errors
+/// [`ExperimentError`] when a replication fails.
+pub fn run_experiment(
+    config: &ExperimentConfig,
+    on_done: &(dyn Fn(u64) + Sync),
+) -> Result<ExperimentOutput, ExperimentError> {
+    match &config.design {
+        Design::PriceSensitivity(d) => d.run(config, on_done),
+        Design::Internalization(d) => d.run(config, on_done),
+        Design::RiskAversion(d) => d.run(config, on_done),
+    }
+}
+
+/// Total replications an experiment runs (for a progress bar).
+pub fn total_runs(config: &ExperimentConfig) -> u64 {
+    let variants = match &config.design {
+        Design::PriceSensitivity(d) => d.variants(&config.scenario).len(),
+        Design::Internalization(d) => d.variants(&config.scenario).len(),
+        Design::RiskAversion(d) => d.variants(&config.scenario).len(),
+    };
+    variants as u64 * u64::from(config.runs)
+}
+
+/// Files written by [`write_experiment`].
+#[derive(Debug)]
+pub struct ExperimentReport {
+    /// Final paths, in writing order.
+    pub files: Vec<PathBuf>,
+    /// Seconds the replications took.
+    pub wall_time_seconds: f64,
+}
+
+/// Runs `config` and writes `results.parquet`, `results.csv`, `figure.svg`, `figure.png`,
+/// `summary.md`, `experiment.ron` and `manifest.json` into `out_dir`, atomically.
+///
+/// # Errors
+/// [`ExperimentError`]; nothing partial is left in `out_dir`.
+pub fn write_experiment(
+    config: &ExperimentConfig,
+    source: &str,
+    out_dir: &Path,
+    on_done: &(dyn Fn(u64) + Sync),
+) -> Result<ExperimentReport, ExperimentError> {
+    let existed = out_dir.exists();
+    let result = (|| {
+        let mut staged = StagedOutput::create(out_dir)?;
+        let started = Instant::now();
+        let output = run_experiment(config, on_done)?;
+        let wall_time_seconds = started.elapsed().as_secs_f64();
+        for format in [TableFormat::Parquet, TableFormat::Csv] {
+            let mut table = staged.table("results", output.columns, format)?;
+            for row in &output.rows {
+                let cells: Vec<Cell<'_>> = row.iter().map(OwnedCell::as_cell).collect();
+                table.write_row(&cells)?;
+            }
+            staged.add_table(table.finish()?);
+        }
+        staged.add_file("figure.svg", output.figure.to_svg()?.as_bytes())?;
+        staged.add_file("figure.png", &output.figure.to_png()?)?;
+        staged.add_file("summary.md", output.summary.as_bytes())?;
+        let resolved = ron::ser::to_string_pretty(
+            config,
+            ron::ser::PrettyConfig::new()
+                .struct_names(true)
+                .extensions(extensions()),
+        )
+        .unwrap_or_default();
+        staged.add_file("experiment.ron", resolved.as_bytes())?;
+        let manifest = serde_json::json!({
+            "dealersim_version": env!("CARGO_PKG_VERSION"),
+            "experiment": config.name,
+            "experiment_source": source,
+            "experiment_sha256": sha256_hex(resolved.as_bytes()),
+            "seed": config.seed,
+            "runs_per_variant": config.runs,
+            "rng": "Xoshiro256++ per entity; replication seeds from SplitMix64(seed, replication)",
+            "wall_time_seconds": wall_time_seconds,
+        });
+        let manifest = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        staged.add_file("manifest.json", &manifest)?;
+        let files = staged.commit()?;
+        Ok(ExperimentReport {
+            files,
+            wall_time_seconds,
+        })
+    })();
+    if result.is_err() && !existed {
+        let _ = std::fs::remove_dir(out_dir);
+    }
+    result
+}
+
+/// Mean, sample standard deviation and standard error of the finite values in `xs`,
+/// with their count.
+pub fn mean_sd(xs: &[f64]) -> (f64, f64, f64, usize) {
+    let finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    let n = finite.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN, f64::NAN, 0);
+    }
+    let mean = finite.iter().sum::<f64>() / n as f64;
+    let var = if n > 1 {
+        finite.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64
+    } else {
+        0.0
+    };
+    let sd = var.sqrt();
+    (mean, sd, sd / (n as f64).sqrt(), n)
+}
+
+/// The q-quantile (0 ≤ q ≤ 1) of the finite values in `xs`, by linear interpolation
+/// between order statistics (type 7, as numpy's default); NaN when there are none.
+pub fn quantile(xs: &[f64], q: f64) -> f64 {
+    let mut finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    if finite.is_empty() {
+        return f64::NAN;
+    }
+    finite.sort_by(f64::total_cmp);
+    let h = q.clamp(0.0, 1.0) * (finite.len() - 1) as f64;
+    let lo = h.floor() as usize;
+    let hi = h.ceil() as usize;
+    finite[lo] + (h - lo as f64) * (finite[hi] - finite[lo])
+}
+
+/// Index of a market maker by name in `scenario`.
+fn maker_index(scenario: &Scenario, name: &str) -> Option<usize> {
+    scenario.market_makers.iter().position(|m| m.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_match_numpy_type_7() {
+        let xs = [4.0, 1.0, 3.0, 2.0, f64::NAN];
+        assert_eq!(quantile(&xs, 0.5), 2.5);
+        assert_eq!(quantile(&xs, 0.25), 1.75);
+        assert_eq!(quantile(&xs, 1.0), 4.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn mean_and_standard_error() {
+        let (mean, sd, se, n) = mean_sd(&[1.0, 2.0, 3.0, f64::NAN]);
+        assert_eq!((mean, n), (2.0, 3));
+        assert!((sd - 1.0).abs() < 1e-15 && (se - 1.0 / 3f64.sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn bundled_experiments_parse_and_validate() {
+        for (name, text) in BUNDLED {
+            if let Err(e) = parse_experiment(text, Path::new(name)) {
+                panic!("{name}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn replication_seeds_differ_and_are_stable() {
+        assert_ne!(replication_seed(1, 0), replication_seed(1, 1));
+        assert_eq!(replication_seed(1, 5), replication_seed(1, 5));
+    }
+}

@@ -1,0 +1,423 @@
+//! Price sensitivity (SPEC §2.4.1): one market maker moves one investor through tiers
+//! 0..K−1 while the competitor holds it at a fixed tier; market share per
+//! (investor, tier). Then the same with revenue-rate tiering for both market makers.
+
+use serde::{Deserialize, Serialize};
+
+use super::figure::{Figure, Panel, Point, Scale, Series};
+use super::{
+    ExperimentConfig, ExperimentError, ExperimentOutput, OwnedCell, Variant, maker_index, mean_sd,
+    replicate,
+};
+use crate::mechanisms::dealer_market::{TradeKind, TradeLog};
+use crate::output::table::{Column, ColumnType};
+use crate::scenario::{
+    DynamicTiering, FixedTiering, InvestorSpec, Problem, Scenario, TieringConfig,
+};
+
+/// The design of a price-sensitivity experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSensitivityDesign {
+    /// The market maker that moves the probed investor through the tiers.
+    pub focus: String,
+    /// The competitor, which holds the probed investor at its `competitor_tier`.
+    pub competitor: String,
+    /// The investors probed, one at a time.
+    pub probes: Vec<Probe>,
+    /// K, the number of tiers. Default: 5.
+    #[serde(default = "default_tiers")]
+    pub tiers: u8,
+    /// Tier both market makers give every investor not probed, in the fixed variant.
+    /// Default: 2.
+    #[serde(default = "default_other_tier")]
+    pub other_tier: u8,
+    /// Also run the revenue-rate variant: both market makers tier dynamically by revenue
+    /// rate, and the focus pins the probed investor at each tier. Default: true.
+    #[serde(default = "yes")]
+    pub revenue_rate: bool,
+}
+
+/// One probed investor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// Investor id in the base scenario.
+    pub investor: u32,
+    /// The tier the competitor gives it in the fixed variant.
+    pub competitor_tier: u8,
+}
+
+fn default_tiers() -> u8 {
+    5
+}
+fn default_other_tier() -> u8 {
+    2
+}
+fn yes() -> bool {
+    true
+}
+
+/// Columns of the price-sensitivity result table.
+pub const COLUMNS: &[Column] = &[
+    Column {
+        name: "variant",
+        ty: ColumnType::Utf8,
+        doc: "`fixed` or `revenue_rate` tiering",
+    },
+    Column {
+        name: "investor",
+        ty: ColumnType::U32,
+        doc: "probed investor id",
+    },
+    Column {
+        name: "size_mean",
+        ty: ColumnType::F64,
+        doc: "its mean trade size (NaN for a generated investor)",
+    },
+    Column {
+        name: "competitor_tier",
+        ty: ColumnType::F64,
+        doc: "the competitor's tier for it (NaN when dynamic)",
+    },
+    Column {
+        name: "tier",
+        ty: ColumnType::U32,
+        doc: "the focus market maker's tier for it",
+    },
+    Column {
+        name: "runs",
+        ty: ColumnType::U64,
+        doc: "replications in which the investor traded",
+    },
+    Column {
+        name: "mean_share",
+        ty: ColumnType::F64,
+        doc: "mean share of its volume won by the focus",
+    },
+    Column {
+        name: "sd_share",
+        ty: ColumnType::F64,
+        doc: "standard deviation of the share across replications",
+    },
+    Column {
+        name: "stderr_share",
+        ty: ColumnType::F64,
+        doc: "standard error of the mean share",
+    },
+];
+
+/// The tiering variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TieringVariant {
+    Fixed,
+    RevenueRate,
+}
+
+impl TieringVariant {
+    fn name(self) -> &'static str {
+        match self {
+            TieringVariant::Fixed => "fixed",
+            TieringVariant::RevenueRate => "revenue_rate",
+        }
+    }
+}
+
+/// (variant, probe index, tier) of each scenario variant, in order.
+fn cells(design: &PriceSensitivityDesign) -> Vec<(TieringVariant, usize, u8)> {
+    let mut kinds = vec![TieringVariant::Fixed];
+    if design.revenue_rate {
+        kinds.push(TieringVariant::RevenueRate);
+    }
+    let mut out = Vec::new();
+    for kind in kinds {
+        for p in 0..design.probes.len() {
+            for tier in 0..design.tiers {
+                out.push((kind, p, tier));
+            }
+        }
+    }
+    out
+}
+
+fn mean_size(scenario: &Scenario, investor: u32) -> f64 {
+    let mut id = 0u64;
+    for spec in &scenario.investors {
+        match spec {
+            InvestorSpec::Investor(p) => {
+                if id == u64::from(investor) {
+                    return p.size_mean;
+                }
+                id += 1;
+            }
+            InvestorSpec::Group(g) => {
+                if u64::from(investor) < id + u64::from(g.count) {
+                    return f64::NAN;
+                }
+                id += u64::from(g.count);
+            }
+        }
+    }
+    f64::NAN
+}
+
+impl PriceSensitivityDesign {
+    /// Problems with the design against its base scenario (paths relative to `design`).
+    pub fn check(&self, scenario: &Scenario) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut fail = |path: String, message: String| problems.push(Problem { path, message });
+        for (field, name) in [("focus", &self.focus), ("competitor", &self.competitor)] {
+            if maker_index(scenario, name).is_none() {
+                fail(
+                    field.into(),
+                    format!("no market maker named `{name}` in the scenario"),
+                );
+            }
+        }
+        if self.focus == self.competitor {
+            fail("competitor".into(), "must differ from focus".into());
+        }
+        if self.tiers == 0 {
+            fail("tiers".into(), "must be ≥ 1, got 0".into());
+        }
+        if self.other_tier >= self.tiers {
+            fail(
+                "other_tier".into(),
+                format!("must be < tiers ({}), got {}", self.tiers, self.other_tier),
+            );
+        }
+        if self.probes.is_empty() {
+            fail("probes".into(), "probe at least one investor".into());
+        }
+        let investors = scenario.investor_count();
+        for (i, probe) in self.probes.iter().enumerate() {
+            if u64::from(probe.investor) >= investors {
+                fail(
+                    format!("probes[{i}].investor"),
+                    format!(
+                        "no investor {}: the scenario has {investors}",
+                        probe.investor
+                    ),
+                );
+            }
+            if probe.competitor_tier >= self.tiers {
+                fail(
+                    format!("probes[{i}].competitor_tier"),
+                    format!(
+                        "must be < tiers ({}), got {}",
+                        self.tiers, probe.competitor_tier
+                    ),
+                );
+            }
+        }
+        problems
+    }
+
+    /// The scenario variants, in table order. Hedging is switched off: it does not change
+    /// the quotes investors see, and would only cost time.
+    pub fn variants(&self, base: &Scenario) -> Vec<Variant> {
+        let (Some(focus), Some(competitor)) = (
+            maker_index(base, &self.focus),
+            maker_index(base, &self.competitor),
+        ) else {
+            return Vec::new();
+        };
+        cells(self)
+            .into_iter()
+            .map(|(kind, p, tier)| {
+                let probe = &self.probes[p];
+                let mut scenario = base.clone();
+                for maker in &mut scenario.market_makers {
+                    maker.hedging = None;
+                }
+                let fixed = |tier_of_probe: u8| {
+                    TieringConfig::Fixed(FixedTiering {
+                        tiers: self.tiers,
+                        default_tier: self.other_tier,
+                        investors: [(probe.investor, tier_of_probe)].into_iter().collect(),
+                        market_makers: Default::default(),
+                    })
+                };
+                let dynamic = |pinned: Option<u8>| {
+                    TieringConfig::RevenueRate(DynamicTiering {
+                        tiers: self.tiers,
+                        pinned_investors: pinned.map(|t| (probe.investor, t)).into_iter().collect(),
+                        ..DynamicTiering::default()
+                    })
+                };
+                let (focus_tiering, competitor_tiering) = match kind {
+                    TieringVariant::Fixed => (fixed(tier), fixed(probe.competitor_tier)),
+                    TieringVariant::RevenueRate => (dynamic(Some(tier)), dynamic(None)),
+                };
+                scenario.market_makers[focus].tiering = focus_tiering;
+                scenario.market_makers[competitor].tiering = competitor_tiering;
+                Variant {
+                    label: format!("{} investor {} tier {tier}", kind.name(), probe.investor),
+                    scenario,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs every variant and reduces to the result table, figure and summary.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Run`] when a replication fails.
+    pub fn run(
+        &self,
+        config: &ExperimentConfig,
+        on_done: &(dyn Fn(u64) + Sync),
+    ) -> Result<ExperimentOutput, ExperimentError> {
+        let base = &config.scenario;
+        let variants = self.variants(base);
+        let focus = maker_index(base, &self.focus).unwrap_or(0) as u32;
+        let cells = cells(self);
+        let shares = replicate(
+            &variants,
+            config.runs,
+            config.seed,
+            |variant, sim| {
+                let (_, p, _) = cells[variant];
+                let investor = self.probes[p].investor;
+                sim.world_mut().resource_mut::<TradeLog>().enabled = true;
+                let (mut won, mut total) = (0.0, 0.0);
+                while sim.tick() < sim.scenario().steps {
+                    sim.step()?;
+                    for t in &sim.world().resource::<TradeLog>().trades {
+                        if t.kind == TradeKind::Investor && t.counterparty == investor {
+                            total += t.maker_signed_size.abs();
+                            if t.maker == focus {
+                                won += t.maker_signed_size.abs();
+                            }
+                        }
+                    }
+                }
+                Ok(if total > 0.0 { won / total } else { f64::NAN })
+            },
+            on_done,
+        )?;
+
+        let mut rows = Vec::new();
+        let mut panels: Vec<Panel> = Vec::new();
+        let mut summary = format!(
+            "# Price sensitivity\n\n{}\n\nFocus market maker `{}` moves one investor through tiers 0..{} while `{}` holds it \
+             at a fixed tier (fixed variant) or tiers it by revenue rate (revenue-rate variant). {} replications per \
+             (investor, tier); share = the focus's share of that investor's volume, over replications in which it traded.\n",
+            config.description,
+            self.focus,
+            self.tiers.saturating_sub(1),
+            self.competitor,
+            config.runs
+        );
+        let mut current: Option<(TieringVariant, Panel)> = None;
+        let mut series: Option<Series> = None;
+        for ((kind, p, tier), replications) in cells.iter().zip(&shares) {
+            let probe = &self.probes[*p];
+            let size = mean_size(base, probe.investor);
+            let (mean, sd, se, n) = mean_sd(replications);
+            let competitor_tier = match kind {
+                TieringVariant::Fixed => f64::from(probe.competitor_tier),
+                TieringVariant::RevenueRate => f64::NAN,
+            };
+            rows.push(vec![
+                OwnedCell::Str(kind.name().into()),
+                OwnedCell::U32(probe.investor),
+                OwnedCell::F64(size),
+                OwnedCell::F64(competitor_tier),
+                OwnedCell::U32(u32::from(*tier)),
+                OwnedCell::U64(n as u64),
+                OwnedCell::F64(mean),
+                OwnedCell::F64(sd),
+                OwnedCell::F64(se),
+            ]);
+            if current.as_ref().is_none_or(|(k, _)| k != kind) {
+                if let (Some((_, mut panel)), Some(s)) = (current.take(), series.take()) {
+                    panel.series.push(s);
+                    panels.push(panel);
+                }
+                current = Some((
+                    *kind,
+                    Panel {
+                        title: match kind {
+                            TieringVariant::Fixed => "fixed tiers".into(),
+                            TieringVariant::RevenueRate => "revenue-rate tiering".into(),
+                        },
+                        x_label: format!("tier given by {}", self.focus),
+                        y_label: format!("market share of {}", self.focus),
+                        x_scale: Scale::Linear,
+                        series: Vec::new(),
+                        y_range: Some((-0.05, 1.05)),
+                    },
+                ));
+            }
+            if *tier == 0 {
+                if let (Some((_, panel)), Some(s)) = (current.as_mut(), series.take()) {
+                    panel.series.push(s);
+                }
+                let name = match kind {
+                    TieringVariant::Fixed => {
+                        format!("size {size}, competitor tier {}", probe.competitor_tier)
+                    }
+                    TieringVariant::RevenueRate => format!("size {size}"),
+                };
+                series = Some(Series {
+                    name,
+                    points: Vec::new(),
+                });
+            }
+            if let Some(s) = series.as_mut() {
+                s.points.push(Point {
+                    x: f64::from(*tier),
+                    y: mean,
+                    error: se.is_finite().then_some(se),
+                    band: None,
+                });
+            }
+        }
+        if let (Some((_, mut panel)), Some(s)) = (current.take(), series.take()) {
+            panel.series.push(s);
+            panels.push(panel);
+        }
+
+        summary.push_str("\n| variant | investor | mean size | competitor tier |");
+        for t in 0..self.tiers {
+            summary.push_str(&format!(" tier {t} |"));
+        }
+        summary.push_str("\n| --- | --- | --- | --- |");
+        summary.push_str(&" --- |".repeat(usize::from(self.tiers)));
+        for chunk in rows.chunks(usize::from(self.tiers.max(1))) {
+            let cell = |i: usize| match &chunk[0][i] {
+                OwnedCell::Str(s) => s.clone(),
+                OwnedCell::U32(x) => x.to_string(),
+                OwnedCell::F64(x) if x.is_nan() => "dynamic".into(),
+                OwnedCell::F64(x) => format!("{x}"),
+                OwnedCell::U64(x) => x.to_string(),
+            };
+            summary.push_str(&format!(
+                "\n| {} | {} | {} | {} |",
+                cell(0),
+                cell(1),
+                cell(2),
+                cell(3)
+            ));
+            for row in chunk {
+                if let (OwnedCell::F64(mean), OwnedCell::F64(se)) = (&row[6], &row[8]) {
+                    summary.push_str(&format!(" {:.1}% ± {:.1} |", 100.0 * mean, 100.0 * se));
+                }
+            }
+        }
+        summary.push_str(
+            "\n\nExpected (paper): ≈100% when the focus tiers the investor better than the competitor, ≈50% when \
+             equal, ≈0% when worse; investors the competitor tiers better (the larger ones) are lost at lower tiers.\n",
+        );
+        Ok(ExperimentOutput {
+            columns: COLUMNS,
+            rows,
+            figure: Figure {
+                title: format!("Price sensitivity: market share of {} by tier", self.focus),
+                panels,
+            },
+            summary,
+        })
+    }
+}
