@@ -228,6 +228,33 @@ pub fn check(config: &ExperimentConfig) -> Vec<Problem> {
         path: format!("design.{}", p.path),
         message: p.message,
     }));
+    if !problems.is_empty() {
+        return problems;
+    }
+    // The design's own fields are fine; the scenarios it builds must be valid too (e.g. a
+    // hedger volatility estimate out of range). Each distinct problem is reported once.
+    let variants = match &config.design {
+        Design::PriceSensitivity(d) => d.variants(&config.scenario),
+        Design::Internalization(d) => d.variants(&config.scenario),
+        Design::RiskAversion(d) => d.variants(&config.scenario),
+    };
+    for variant in &variants {
+        for p in validate(&variant.scenario) {
+            let message = format!(
+                "builds an invalid scenario (variant `{}`): {p}",
+                variant.label
+            );
+            if !problems
+                .iter()
+                .any(|q: &Problem| q.message.ends_with(&p.to_string()))
+            {
+                problems.push(Problem {
+                    path: "design".into(),
+                    message,
+                });
+            }
+        }
+    }
     problems
 }
 
