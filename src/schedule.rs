@@ -4,6 +4,8 @@
 //! is the quote → arrival → execution → position → reward loop. A mechanism adds its
 //! systems with `.in_set(TickPhase::…)`; the order reads top to bottom in [`tick_schedule`].
 
+use std::time::{Duration, Instant};
+
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 
@@ -56,4 +58,63 @@ pub fn tick_schedule() -> Schedule {
         schedule.configure_sets(pair[0].before(pair[1]));
     }
     schedule
+}
+
+/// The boundaries between phases, where the optional phase timers run.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhaseBoundary {
+    /// Before the first phase.
+    TickStart,
+    /// Right after a phase, before the next one.
+    After(TickPhase),
+}
+
+/// Wall time spent in each phase, summed over ticks (filled when phase timers are
+/// installed, see [`install_phase_timers`]).
+#[derive(Resource, Debug, Clone)]
+pub struct PhaseTimes {
+    mark: Instant,
+    /// Time per phase, in [`TickPhase::ALL`] order.
+    pub totals: [Duration; 8],
+}
+
+impl Default for PhaseTimes {
+    fn default() -> Self {
+        Self {
+            mark: Instant::now(),
+            totals: [Duration::ZERO; 8],
+        }
+    }
+}
+
+impl PhaseTimes {
+    /// Seconds per phase, in [`TickPhase::ALL`] order.
+    pub fn seconds(&self) -> [f64; 8] {
+        self.totals.map(|d| d.as_secs_f64())
+    }
+}
+
+/// Adds timers between the phases of `schedule`: each phase's wall time accumulates in
+/// the [`PhaseTimes`] resource (inserted by this function's caller). Only benchmarks
+/// install them; a normal run has no timing systems.
+pub fn install_phase_timers(schedule: &mut Schedule) {
+    schedule.configure_sets(PhaseBoundary::TickStart.before(TickPhase::PriceProcess));
+    for (i, &phase) in TickPhase::ALL.iter().enumerate() {
+        schedule.configure_sets(PhaseBoundary::After(phase).after(phase));
+        if let Some(&next) = TickPhase::ALL.get(i + 1) {
+            schedule.configure_sets(PhaseBoundary::After(phase).before(next));
+        }
+        schedule.add_systems(
+            (move |mut times: ResMut<PhaseTimes>| {
+                let now = Instant::now();
+                let elapsed = now - times.mark;
+                times.totals[i] += elapsed;
+                times.mark = now;
+            })
+            .in_set(PhaseBoundary::After(phase)),
+        );
+    }
+    schedule.add_systems(
+        (|mut times: ResMut<PhaseTimes>| times.mark = Instant::now()).in_set(PhaseBoundary::TickStart),
+    );
 }
