@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agents;
+pub mod bench;
 pub mod dealers;
 pub mod experiments;
 pub mod market;

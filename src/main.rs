@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use dealersim::experiments;
 use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario};
 use dealersim::{MakerSummary, SimError, run_to_directory};
+use dealersim::{bench, experiments};
 
 /// Agent-based simulation of over-the-counter dealer markets.
 #[derive(Parser)]
@@ -48,6 +48,17 @@ enum Command {
     Validate {
         /// The scenario file (RON).
         scenario: PathBuf,
+    },
+    /// Run the benchmark ladder: wall time, throughput, peak memory and phase split per rung.
+    Bench {
+        /// Rungs to run: S, M, L, XL [default: S M L].
+        rungs: Vec<String>,
+        /// Print one JSON array instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Internal: run one rung in this process and print its JSON report.
+        #[arg(long, hide = true)]
+        child: bool,
     },
     /// Run one of the paper's experiments (or an experiment file) with replications in parallel.
     Experiment {
@@ -93,6 +104,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Bench { rungs, json, child } => bench(rungs, json, child),
         Command::Experiment {
             name,
             list,
@@ -232,6 +244,124 @@ fn experiment(
             ExitCode::from(EXIT_RUN_FAILED)
         }
     }
+}
+
+/// Runs each rung in its own child process, so that each one's peak memory is its own.
+fn bench(rungs: Vec<String>, json: bool, child: bool) -> ExitCode {
+    if child {
+        let report = rungs
+            .first()
+            .ok_or_else(|| "no rung given".to_string())
+            .and_then(|name| bench::load_rung(name).map_err(|e| e.to_string()))
+            .and_then(|rung| bench::run_rung(&rung).map_err(|e| e.to_string()))
+            .and_then(|report| serde_json::to_string(&report).map_err(|e| e.to_string()));
+        return match report {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(EXIT_RUN_FAILED)
+            }
+        };
+    }
+    let names: Vec<String> = if rungs.is_empty() {
+        bench::DEFAULT_RUNGS
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect()
+    } else {
+        rungs
+    };
+    for name in &names {
+        if let Err(error) = bench::load_rung(name) {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_BAD_SCENARIO);
+        }
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("error: cannot locate the dealersim executable to run the rungs");
+        return ExitCode::from(EXIT_RUN_FAILED);
+    };
+    let mut reports = Vec::new();
+    for name in &names {
+        if !json {
+            eprintln!("running rung {name} ...");
+        }
+        let output = std::process::Command::new(&exe)
+            .args(["bench", "--child", name])
+            .output();
+        let report = output.map_err(|e| e.to_string()).and_then(|o| {
+            if o.status.success() {
+                serde_json::from_slice::<bench::RungReport>(&o.stdout).map_err(|e| e.to_string())
+            } else {
+                Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+            }
+        });
+        match report {
+            Ok(report) => reports.push(report),
+            Err(error) => {
+                eprintln!("error: rung {name}: {error}");
+                return ExitCode::from(EXIT_RUN_FAILED);
+            }
+        }
+    }
+    if json {
+        match serde_json::to_string_pretty(&reports) {
+            Ok(text) => println!("{text}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(EXIT_RUN_FAILED);
+            }
+        }
+    } else {
+        print!("{}", bench_table(&reports));
+    }
+    ExitCode::SUCCESS
+}
+
+/// The human-readable bench report: one row per rung, then the phase split.
+fn bench_table(reports: &[bench::RungReport]) -> String {
+    let mut out = String::from(
+        "rung  investors  makers  ticks  reps     wall s    ticks/s  investor-ticks/s   trades/s  peak MiB  floor ratio\n",
+    );
+    for r in reports {
+        out.push_str(&format!(
+            "{:<4} {:>10} {:>7} {:>6} {:>5} {:>10.3} {:>10.1} {:>17.3e} {:>10.3e} {:>9.0} {:>12}\n",
+            r.rung,
+            r.investors,
+            r.market_makers,
+            r.ticks,
+            r.replications,
+            r.wall_seconds,
+            r.ticks_per_second,
+            r.investor_ticks_per_second,
+            r.trades_per_second,
+            r.peak_memory_mib,
+            r.floor_ratio
+                .map_or_else(|| "-".to_string(), |x| format!("{x:.1}x")),
+        ));
+    }
+    out.push_str("\nphase split (% of phase time)\nrung ");
+    if let Some(first) = reports.first() {
+        for p in &first.phase_seconds {
+            out.push_str(&format!(" {:>12}", p.phase));
+        }
+    }
+    out.push('\n');
+    for r in reports {
+        let total: f64 = r.phase_seconds.iter().map(|p| p.seconds).sum();
+        out.push_str(&format!("{:<4} ", r.rung));
+        for p in &r.phase_seconds {
+            out.push_str(&format!(
+                " {:>11.1}%",
+                100.0 * p.seconds / total.max(f64::MIN_POSITIVE)
+            ));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn scenario_failure(error: &ScenarioError) -> ExitCode {

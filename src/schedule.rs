@@ -115,6 +115,7 @@ pub fn install_phase_timers(schedule: &mut Schedule) {
         );
     }
     schedule.add_systems(
-        (|mut times: ResMut<PhaseTimes>| times.mark = Instant::now()).in_set(PhaseBoundary::TickStart),
+        (|mut times: ResMut<PhaseTimes>| times.mark = Instant::now())
+            .in_set(PhaseBoundary::TickStart),
     );
 }

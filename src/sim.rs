@@ -28,7 +28,7 @@ use crate::rng::{StreamDomain, stream};
 use crate::scenario::{
     MarketMakerConfig, OutputFormat, Problem, Scenario, TieringConfig, validate,
 };
-use crate::schedule::tick_schedule;
+use crate::schedule::{PhaseTimes, install_phase_timers, tick_schedule};
 use rand::Rng;
 
 /// Why a simulation could not be built or run.
@@ -203,6 +203,21 @@ impl Simulation {
     /// The tick schedule, e.g. to add systems to a phase.
     pub fn schedule_mut(&mut self) -> &mut Schedule {
         &mut self.schedule
+    }
+
+    /// Times every phase of every following tick into the [`PhaseTimes`] resource.
+    pub fn enable_phase_timers(&mut self) {
+        if !self.world.contains_resource::<PhaseTimes>() {
+            self.world.init_resource::<PhaseTimes>();
+            install_phase_timers(&mut self.schedule);
+        }
+    }
+
+    /// Seconds spent in each phase so far (`TickPhase::ALL` order), when timed.
+    pub fn phase_seconds(&self) -> Option<[f64; 8]> {
+        self.world
+            .get_resource::<PhaseTimes>()
+            .map(PhaseTimes::seconds)
     }
 
     /// Installs `recorder` to write tables during the run.

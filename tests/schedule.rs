@@ -39,7 +39,10 @@ fn phase_timers_add_no_ambiguity_and_time_every_phase() {
     strict(&mut schedule);
     let mut world = World::new();
     if let Err(error) = schedule.initialize(&mut world) {
-        panic!("ambiguous timed schedule: {}", error.to_string(schedule.graph(), &world));
+        panic!(
+            "ambiguous timed schedule: {}",
+            error.to_string(schedule.graph(), &world)
+        );
     }
     // On an empty world with only the timers, the laps still add up to a (tiny) time.
     let mut timers_only = tick_schedule();

@@ -1,0 +1,364 @@
+//! Whole-run benchmarks (`dealersim bench`): the S/M/L/XL ladder of
+//! `scenarios/bench/`, with wall time, throughput, peak memory and the time split by
+//! phase, plus a "floor" program doing only the irreducible work of a rung.
+
+use std::time::Instant;
+
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::agents::investor::population_profiles;
+use crate::dealers::QuoteCurve;
+use crate::experiments::{Variant, replicate};
+use crate::market::reference_curve::CurveShape;
+use crate::rng::{StreamDomain, stream};
+use crate::scenario::load::extensions;
+use crate::scenario::{Problem, Scenario, validate};
+use crate::schedule::TickPhase;
+
+/// A rung of the benchmark ladder (`BenchRung(...)` in RON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "BenchRung")]
+pub struct BenchRung {
+    /// Rung name (S, M, L, XL).
+    pub name: String,
+    /// What the rung is.
+    #[serde(default)]
+    pub description: String,
+    /// Independent replications of the scenario (run in parallel). Must be ≥ 1.
+    pub replications: u32,
+    /// The scenario.
+    pub scenario: Scenario,
+}
+
+/// The bundled ladder: (name, file contents).
+pub const LADDER: &[(&str, &str)] = &[
+    ("S", include_str!("../scenarios/bench/S.ron")),
+    ("M", include_str!("../scenarios/bench/M.ron")),
+    ("L", include_str!("../scenarios/bench/L.ron")),
+    ("XL", include_str!("../scenarios/bench/XL.ron")),
+];
+
+/// Rungs run when none is named: XL (minutes, several GB) only on request.
+pub const DEFAULT_RUNGS: &[&str] = &["S", "M", "L"];
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// No such rung.
+    #[error("no benchmark rung `{0}`: the ladder is S, M, L, XL")]
+    Unknown(String),
+    /// A bundled rung failed to parse (a bug).
+    #[error("benchmark rung `{name}` does not parse: {message}")]
+    Parse {
+        /// The rung.
+        name: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A bundled rung is invalid (a bug).
+    #[error("benchmark rung `{name}` is invalid:{}", problems.iter().map(|p| format!("\n  {p}")).collect::<String>())]
+    Invalid {
+        /// The rung.
+        name: String,
+        /// The problems.
+        problems: Vec<Problem>,
+    },
+    /// The simulation failed.
+    #[error("benchmark rung `{name}` failed: {source}")]
+    Run {
+        /// The rung.
+        name: String,
+        /// What failed.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Loads a bundled rung by name.
+///
+/// # Errors
+/// [`BenchError::Unknown`] for an unknown name; parse or validation errors are bugs.
+pub fn load_rung(name: &str) -> Result<BenchRung, BenchError> {
+    let (_, text) = LADDER
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .ok_or_else(|| BenchError::Unknown(name.to_string()))?;
+    let options = ron::Options::default().with_default_extension(extensions());
+    let rung: BenchRung = options.from_str(text).map_err(|e| BenchError::Parse {
+        name: name.to_string(),
+        message: e.to_string(),
+    })?;
+    let problems = validate(&rung.scenario);
+    if !problems.is_empty() {
+        return Err(BenchError::Invalid {
+            name: name.to_string(),
+            problems,
+        });
+    }
+    Ok(rung)
+}
+
+/// Time spent in one phase.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PhaseTime {
+    /// The phase's name.
+    pub phase: String,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// Figures of one rung.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RungReport {
+    /// Rung name.
+    pub rung: String,
+    /// Investors per replication.
+    pub investors: u64,
+    /// Market makers per replication.
+    pub market_makers: u64,
+    /// Ticks per replication.
+    pub ticks: u64,
+    /// Replications.
+    pub replications: u64,
+    /// Wall time of the whole rung (building the worlds included), seconds.
+    pub wall_seconds: f64,
+    /// Ticks (all replications) per second of wall time.
+    pub ticks_per_second: f64,
+    /// Investor-ticks per second of wall time.
+    pub investor_ticks_per_second: f64,
+    /// Investor trades executed.
+    pub trades: u64,
+    /// Investor trades per second of wall time.
+    pub trades_per_second: f64,
+    /// Peak resident memory of the process that ran the rung, MiB (0 where unknown).
+    pub peak_memory_mib: f64,
+    /// Seconds per phase, summed over replications (CPU time across threads for S).
+    pub phase_seconds: Vec<PhaseTime>,
+    /// Seconds of the floor program on the same population, when measured.
+    pub floor_seconds: Option<f64>,
+    /// wall_seconds / floor_seconds, when measured.
+    pub floor_ratio: Option<f64>,
+}
+
+/// Runs `rung` in this process (with phase timers) and reports it. For a rung of one
+/// replication, the floor program then runs on the same population in the same process,
+/// so that the ratio is measured under the same conditions.
+///
+/// # Errors
+/// [`BenchError::Run`] when a replication fails.
+pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
+    let run_error = |source: Box<dyn std::error::Error + Send + Sync>| BenchError::Run {
+        name: rung.name.clone(),
+        source,
+    };
+    let started = Instant::now();
+    let variants = [Variant {
+        label: rung.name.clone(),
+        scenario: rung.scenario.clone(),
+    }];
+    let results = replicate(
+        &variants,
+        rung.replications,
+        rung.scenario.seed,
+        |_, sim| {
+            sim.enable_phase_timers();
+            sim.run(|_| {})?;
+            let trades: u64 = sim.summary().iter().map(|s| s.trades).sum();
+            Ok((trades, sim.phase_seconds().unwrap_or([0.0; 8])))
+        },
+        &|_| {},
+    )
+    .map_err(|e| run_error(Box::new(e)))?;
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let mut phases = [0.0; 8];
+    let mut trades = 0;
+    for (t, p) in results.iter().flatten() {
+        trades += t;
+        for (total, x) in phases.iter_mut().zip(p) {
+            *total += x;
+        }
+    }
+    let s = &rung.scenario;
+    let replications = u64::from(rung.replications);
+    let ticks = u64::from(s.steps);
+    let investors = s.investor_count();
+    let floor_seconds = (replications == 1).then(|| floor_run(s).seconds);
+    Ok(RungReport {
+        rung: rung.name.clone(),
+        investors,
+        market_makers: s.market_makers.len() as u64,
+        ticks,
+        replications,
+        wall_seconds,
+        ticks_per_second: (ticks * replications) as f64 / wall_seconds,
+        investor_ticks_per_second: (investors * ticks * replications) as f64 / wall_seconds,
+        trades,
+        trades_per_second: trades as f64 / wall_seconds,
+        peak_memory_mib: peak_memory_mib(),
+        phase_seconds: TickPhase::ALL
+            .iter()
+            .zip(phases)
+            .map(|(p, seconds)| PhaseTime {
+                phase: format!("{p:?}"),
+                seconds,
+            })
+            .collect(),
+        floor_seconds,
+        floor_ratio: floor_seconds.map(|f| wall_seconds / f),
+    })
+}
+
+/// Peak resident set size of this process in MiB (`VmHWM` of /proc/self/status; 0 on
+/// systems without it).
+pub fn peak_memory_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// What the floor program did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FloorResult {
+    /// Trades sampled.
+    pub trades: u64,
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Sum of the winning spreads (keeps the work from being optimised away).
+    pub checksum: f64,
+}
+
+/// The irreducible work of a scenario: for every tick, sample which investors trade
+/// (skip-sampling with geometric gaps against the largest p_trade, then thinning), draw
+/// each trade's size, evaluate every market maker's quote for it (with a tier per
+/// (market maker, investor)) and pick the cheapest. No ECS, no accounting, no tiering,
+/// no hedging, no output: a lower bound for what a full tick can cost.
+pub fn floor_run(scenario: &Scenario) -> FloorResult {
+    let profiles = population_profiles(&scenario.investors, scenario.seed);
+    let n = profiles.len();
+    let m = scenario.market_makers.len();
+    let shape = CurveShape::new(scenario.market.lambda, scenario.market.v_max);
+    let curves: Vec<QuoteCurve> = scenario
+        .market_makers
+        .iter()
+        .map(|c| QuoteCurve {
+            alpha: c.alpha,
+            tier_penalty: c.tier_penalty,
+        })
+        .collect();
+    let mut rng = stream(scenario.seed, StreamDomain::Investor, u64::MAX);
+    // Tiers as any dynamic book would hold them: one byte per (market maker, investor).
+    let tiers: Vec<Vec<u8>> = (0..m)
+        .map(|_| (0..n).map(|_| rng.random_range(0..5u8)).collect())
+        .collect();
+    let p_max = profiles.iter().map(|p| p.p_trade).fold(0.0, f64::max);
+    let log_skip = (1.0 - p_max).ln();
+    let max_size = scenario.market.max_trade_size;
+    let half_spread = 0.5 * scenario.market.reference_spread.mean;
+    let started = Instant::now();
+    let mut trades = 0u64;
+    let mut checksum = 0.0;
+    for _ in 0..scenario.steps {
+        // Geometric gaps: the next candidate after `pos` is pos + 1 + ⌊ln U / ln(1 − p̄)⌋.
+        let mut pos = 0usize;
+        loop {
+            let u: f64 = rng.random::<f64>();
+            let gap = if log_skip < 0.0 {
+                ((1.0 - u).ln() / log_skip) as usize
+            } else {
+                0
+            };
+            pos = pos.saturating_add(gap);
+            if pos >= n {
+                break;
+            }
+            let profile = &profiles[pos];
+            if rng.random::<f64>() * p_max < profile.p_trade {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                let size = (profile.size_log_mean + profile.size_log_sd * z)
+                    .exp()
+                    .min(max_size);
+                let log_ratio = shape.ratio(size).map_or(0.0, f64::ln);
+                let best = curves
+                    .iter()
+                    .zip(&tiers)
+                    .map(|(c, t)| c.spread(half_spread, log_ratio, t[pos]))
+                    .fold(f64::INFINITY, f64::min);
+                checksum += best;
+                trades += 1;
+            }
+            pos += 1;
+        }
+    }
+    FloorResult {
+        trades,
+        seconds: started.elapsed().as_secs_f64(),
+        checksum,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rung_loads_and_is_valid() {
+        for (name, _) in LADDER {
+            let rung = load_rung(name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(rung.replications >= 1);
+        }
+        assert!(matches!(load_rung("XXL"), Err(BenchError::Unknown(_))));
+    }
+
+    #[test]
+    fn floor_samples_the_expected_number_of_trades() {
+        let mut rung = load_rung("M").expect("M");
+        rung.scenario.steps = 50;
+        let profiles = population_profiles(&rung.scenario.investors, rung.scenario.seed);
+        let expected: f64 = profiles.iter().map(|p| p.p_trade).sum::<f64>() * 50.0;
+        let floor = floor_run(&rung.scenario);
+        // Poisson-binomial: the standard deviation is below sqrt(expected).
+        assert!(
+            (floor.trades as f64 - expected).abs() < 5.0 * expected.sqrt(),
+            "{} vs {expected}",
+            floor.trades
+        );
+        assert!(floor.checksum > 0.0);
+    }
+
+    #[test]
+    fn the_small_rung_reports_consistent_figures() {
+        let mut rung = load_rung("S").expect("S");
+        rung.replications = 4;
+        let report = run_rung(&rung).expect("runs");
+        assert_eq!(
+            (
+                report.investors,
+                report.market_makers,
+                report.ticks,
+                report.replications
+            ),
+            (10, 2, 96, 4)
+        );
+        assert!(report.trades > 0 && report.wall_seconds > 0.0);
+        assert_eq!(report.phase_seconds.len(), 8);
+        assert!(
+            report.floor_ratio.is_none(),
+            "no floor for a replicated rung"
+        );
+        rung.replications = 1;
+        assert!(
+            run_rung(&rung)
+                .expect("runs")
+                .floor_ratio
+                .is_some_and(|r| r > 0.0)
+        );
+    }
+}
