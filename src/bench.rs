@@ -13,7 +13,7 @@ use crate::dealers::QuoteCurve;
 use crate::experiments::{Variant, replicate};
 use crate::market::reference_curve::CurveShape;
 use crate::rng::{StreamDomain, stream};
-use crate::scenario::load::extensions;
+use crate::scenario::load::parse_ron;
 use crate::scenario::{Problem, Scenario, validate};
 use crate::schedule::TickPhase;
 
@@ -84,10 +84,12 @@ pub fn load_rung(name: &str) -> Result<BenchRung, BenchError> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .ok_or_else(|| BenchError::Unknown(name.to_string()))?;
-    let options = ron::Options::default().with_default_extension(extensions());
-    let rung: BenchRung = options.from_str(text).map_err(|e| BenchError::Parse {
+    let rung: BenchRung = parse_ron(text).map_err(|f| BenchError::Parse {
         name: name.to_string(),
-        message: e.to_string(),
+        message: format!(
+            "{}:{} at `{}`: {}",
+            f.position.line, f.position.column, f.field_path, f.message
+        ),
     })?;
     let problems = validate(&rung.scenario);
     if !problems.is_empty() {

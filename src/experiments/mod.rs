@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::output::manifest::sha256_hex;
 use crate::output::table::{Cell, Column, OutputError, StagedOutput, TableFormat};
 use crate::rng::{StreamDomain, stream};
-use crate::scenario::load::extensions;
+use crate::scenario::load::{extensions, parse_ron};
 use crate::scenario::locate::{FieldLocations, SourcePosition};
 use crate::scenario::{Problem, Scenario, validate};
 use crate::sim::{SimError, Simulation};
@@ -158,32 +158,11 @@ pub fn load_experiment(name_or_path: &str) -> Result<(ExperimentConfig, String),
 /// # Errors
 /// As [`load_experiment`].
 pub fn parse_experiment(text: &str, path: &Path) -> Result<ExperimentConfig, ExperimentError> {
-    let options = ron::Options::default().with_default_extension(extensions());
-    let parse_error =
-        |span: ron::error::Span, field_path: String, message: String| ExperimentError::Parse {
-            path: path.to_path_buf(),
-            position: SourcePosition {
-                line: span.start.line,
-                column: span.start.col,
-            },
-            field_path,
-            message,
-        };
-    let mut de = ron::Deserializer::from_str_with_options(text, &options)
-        .map_err(|e| parse_error(e.span, String::new(), e.code.to_string()))?;
-    let config: ExperimentConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field_path = e.path().to_string().replace(".?", "").replace("[?]", "");
-        let field_path = if field_path == "." {
-            String::new()
-        } else {
-            field_path
-        };
-        let spanned = de.span_error(e.into_inner());
-        parse_error(spanned.span, field_path, spanned.code.to_string())
-    })?;
-    de.end().map_err(|e| {
-        let spanned = de.span_error(e);
-        parse_error(spanned.span, String::new(), spanned.code.to_string())
+    let config: ExperimentConfig = parse_ron(text).map_err(|f| ExperimentError::Parse {
+        path: path.to_path_buf(),
+        position: f.position,
+        field_path: f.field_path,
+        message: f.message,
     })?;
     let problems = check(&config);
     if problems.is_empty() {

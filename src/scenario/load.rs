@@ -115,39 +115,64 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
     Ok(scenario)
 }
 
-/// Parses RON `source` (named `path` in errors) without validating it.
+/// Where and why RON parsing stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RonFailure {
+    /// Where the parser stopped.
+    pub position: SourcePosition,
+    /// Field path where it stopped ("" at the top level).
+    pub field_path: String,
+    /// The parser's message.
+    pub message: String,
+}
+
+/// Parses RON `source` into any serde type with the scenario extensions on, keeping the
+/// line, column and field path of a failure (shared by scenarios, experiments and
+/// benchmark rungs).
 ///
 /// # Errors
-/// [`ScenarioError::Parse`] with the position and field path where parsing stopped.
-pub fn parse_scenario(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+/// [`RonFailure`] where parsing stopped.
+pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &str) -> Result<T, RonFailure> {
     let options = ron::Options::default().with_default_extension(extensions());
-    let parse_error =
-        |span: ron::error::Span, field_path: String, message: String| ScenarioError::Parse {
-            path: path.to_path_buf(),
-            position: SourcePosition {
-                line: span.start.line,
-                column: span.start.col,
-            },
-            field_path,
-            message,
-        };
+    let failure = |span: ron::error::Span, field_path: String, message: String| RonFailure {
+        position: SourcePosition {
+            line: span.start.line,
+            column: span.start.col,
+        },
+        field_path,
+        message,
+    };
     let mut deserializer = ron::Deserializer::from_str_with_options(source, &options)
-        .map_err(|e| parse_error(e.span, String::new(), e.code.to_string()))?;
-    let scenario: Scenario = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let field_path = e.path().to_string();
-        let field_path = if field_path == "." {
+        .map_err(|e| failure(e.span, String::new(), e.code.to_string()))?;
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        // serde_path_to_error writes `?` for a segment it could not name, `.` for the root.
+        let field_path = e.path().to_string().replace(".?", "").replace("[?]", "");
+        let field_path = if field_path == "." || field_path == "?" {
             String::new()
         } else {
             field_path
         };
         let spanned = deserializer.span_error(e.into_inner());
-        parse_error(spanned.span, field_path, spanned.code.to_string())
+        failure(spanned.span, field_path, spanned.code.to_string())
     })?;
     deserializer.end().map_err(|e| {
         let spanned = deserializer.span_error(e);
-        parse_error(spanned.span, String::new(), spanned.code.to_string())
+        failure(spanned.span, String::new(), spanned.code.to_string())
     })?;
-    Ok(scenario)
+    Ok(value)
+}
+
+/// Parses RON `source` (named `path` in errors) without validating it.
+///
+/// # Errors
+/// [`ScenarioError::Parse`] with the position and field path where parsing stopped.
+pub fn parse_scenario(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    parse_ron(source).map_err(|f| ScenarioError::Parse {
+        path: path.to_path_buf(),
+        position: f.position,
+        field_path: f.field_path,
+        message: f.message,
+    })
 }
 
 /// Validates a parsed scenario, locating each problem in `source`.
