@@ -30,6 +30,8 @@ pub enum StreamDomain {
     TieOrder = 6,
     /// The seed of an experiment replication (index = replication number).
     Replication = 7,
+    /// Activity-proportional arrival sampling (index = p_trade bucket).
+    Arrivals = 8,
 }
 
 /// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.

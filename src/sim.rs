@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bevy_ecs::prelude::*;
 
-use crate::agents::investor::{InvestorId, population_profiles};
+use crate::agents::investor::{ArrivalSampler, InvestorId, TradeProfile, population_profiles};
 use crate::agents::{AgentRng, Holdings};
 use crate::dealers::tiering::ScoreKind;
 use crate::dealers::{
@@ -16,8 +16,8 @@ use crate::market::price_process::{GbmStep, PricePath, ReferenceSpreadLaw};
 use crate::market::reference_curve::{CurveShape, ReferenceCurve};
 use crate::market::{Clock, MarketProcess, MarketState};
 use crate::mechanisms::dealer_market::{
-    self, Exchange, Faults, ModelFault, PendingOrders, Population, PositionRevenueQueue,
-    QuoteBoard, TradeLog,
+    self, ArrivalMode, Arrivals, Exchange, Faults, ModelFault, PendingOrders, Population,
+    PositionRevenueQueue, QuoteBoard, TradeLog,
 };
 use crate::output::manifest::{Manifest, ManifestFile, sha256_hex};
 use crate::output::table::{Cell, OutputError, StagedOutput, TableFormat};
@@ -110,6 +110,16 @@ impl Simulation {
                 AgentRng(stream(seed, StreamDomain::Investor, u64::from(id))),
             )
         }));
+        let mut investors = world.query::<(Entity, &InvestorId, &TradeProfile)>();
+        let mut by_id: Vec<(f64, Entity, InvestorId)> = investors
+            .iter(&world)
+            .map(|(e, &id, p)| (p.p_trade, e, id))
+            .collect();
+        by_id.sort_unstable_by_key(|(_, _, id)| *id);
+        world.insert_resource(Arrivals {
+            mode: ArrivalMode::default(),
+            sampler: ArrivalSampler::new(by_id, seed),
+        });
         let market = &scenario.market;
         let tick_volatility = market.volatility * market.tick_years.sqrt();
         for (m, config) in scenario.market_makers.iter().enumerate() {
@@ -203,6 +213,12 @@ impl Simulation {
     /// The tick schedule, e.g. to add systems to a phase.
     pub fn schedule_mut(&mut self) -> &mut Schedule {
         &mut self.schedule
+    }
+
+    /// Switches how arrivals are sampled (the default is activity-proportional
+    /// skip-sampling; [`ArrivalMode::PerInvestor`] is the direct reference method).
+    pub fn set_arrival_mode(&mut self, mode: ArrivalMode) {
+        self.world.resource_mut::<Arrivals>().mode = mode;
     }
 
     /// Times every phase of every following tick into the [`PhaseTimes`] resource.

@@ -106,8 +106,8 @@ pub struct TradeDecision {
     pub tie_break: f64,
 }
 
-/// One tick of an investor's decision. Consumes one uniform when idle and four uniforms
-/// plus one normal when trading, whatever the outcome, so streams stay aligned.
+/// One tick of an investor's decision, drawn directly: one uniform decides whether it
+/// trades (the per-investor reference method), then [`trade_details`].
 /// `price_rises` is sign(P_{t+t_m} − P_t) as a bool, `None` when the price is unchanged.
 pub fn decide_trade(
     profile: &TradeProfile,
@@ -118,6 +118,17 @@ pub fn decide_trade(
     if uniform(rng) >= profile.p_trade {
         return None;
     }
+    Some(trade_details(profile, rng, max_size, price_rises))
+}
+
+/// The trade of an investor known to trade this tick: size, direction and tie-break,
+/// from its own stream (one normal and three uniforms, whatever the outcome).
+pub fn trade_details(
+    profile: &TradeProfile,
+    rng: &mut Stream,
+    max_size: f64,
+    price_rises: Option<bool>,
+) -> TradeDecision {
     let z: f64 = StandardNormal.sample(rng);
     let size = (profile.size_log_mean + profile.size_log_sd * z)
         .exp()
@@ -130,12 +141,107 @@ pub fn decide_trade(
     } else {
         None
     };
-    Some(TradeDecision {
+    TradeDecision {
         size,
         buys: oracle.unwrap_or(side_draw < profile.p_buy),
         informed: oracle.is_some(),
         tie_break,
-    })
+    }
+}
+
+/// Investors whose p_trade lies within a factor 2 of each other, sampled together.
+#[derive(Clone, Debug)]
+struct ArrivalBucket {
+    /// q, the largest p_trade in the bucket: the candidate probability.
+    candidate_probability: f64,
+    /// ln(1 − q), for geometric gaps (−∞ when q = 1).
+    log_miss: f64,
+    /// (p_trade, entity, id) of each member, in id order.
+    members: Vec<(f64, Entity, InvestorId)>,
+    /// The bucket's own stream, for gaps and thinning.
+    rng: Stream,
+}
+
+/// Activity-proportional arrival sampling. Investors are bucketed by p_trade, each
+/// bucket spanning a factor of two. Within a bucket, the candidates of a tick are drawn
+/// by skipping geometric gaps with the bucket's largest probability q, and a candidate j
+/// is kept with probability p_j/q ≥ 1/2. Each investor then trades with probability
+/// exactly p_j, independently across investors and ticks, as with one uniform per
+/// investor. The work is O(trades + buckets), not O(N).
+#[derive(Clone, Debug, Default)]
+pub struct ArrivalSampler {
+    buckets: Vec<ArrivalBucket>,
+}
+
+/// The most buckets: p_trade below p_max·2⁻⁶³ shares the last one (still exact, just
+/// less efficient).
+const MAX_BUCKETS: usize = 64;
+
+impl ArrivalSampler {
+    /// Buckets `investors` (p_trade, entity, id), given in id order, using streams
+    /// derived from `seed`.
+    pub fn new(investors: impl IntoIterator<Item = (f64, Entity, InvestorId)>, seed: u64) -> Self {
+        let investors: Vec<(f64, Entity, InvestorId)> =
+            investors.into_iter().filter(|(p, ..)| *p > 0.0).collect();
+        let p_max = investors.iter().map(|(p, ..)| *p).fold(0.0, f64::max);
+        let mut members: Vec<Vec<(f64, Entity, InvestorId)>> = vec![Vec::new(); MAX_BUCKETS];
+        for investor in investors {
+            // Bucket k holds p in (p_max·2^-(k+1), p_max·2^-k].
+            let k = ((p_max / investor.0).log2().floor().max(0.0) as usize).min(MAX_BUCKETS - 1);
+            members[k].push(investor);
+        }
+        let buckets = members
+            .into_iter()
+            .enumerate()
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(k, members)| {
+                let q = members.iter().map(|(p, ..)| *p).fold(0.0, f64::max);
+                ArrivalBucket {
+                    candidate_probability: q,
+                    log_miss: (-q).ln_1p(),
+                    members,
+                    rng: stream(seed, StreamDomain::Arrivals, k as u64),
+                }
+            })
+            .collect();
+        Self { buckets }
+    }
+
+    /// Calls `trade(entity, id)` for every investor that trades this tick, bucket by
+    /// bucket, in id order within each bucket.
+    pub fn sample(&mut self, mut trade: impl FnMut(Entity, InvestorId)) {
+        for bucket in &mut self.buckets {
+            let n = bucket.members.len();
+            let mut pos = 0usize;
+            loop {
+                // Candidates are the successes of Bernoulli(q) trials: the gap before the
+                // next one is geometric, ⌊ln U / ln(1 − q)⌋ with U uniform in (0, 1].
+                let u = 1.0 - uniform(&mut bucket.rng);
+                let gap = if bucket.log_miss == f64::NEG_INFINITY {
+                    0.0
+                } else {
+                    (u.ln() / bucket.log_miss).floor()
+                };
+                if gap.is_nan() || gap >= (n - pos) as f64 {
+                    break;
+                }
+                pos += gap as usize;
+                let (p, entity, id) = bucket.members[pos];
+                if uniform(&mut bucket.rng) * bucket.candidate_probability < p {
+                    trade(entity, id);
+                }
+                pos += 1;
+                if pos >= n {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Number of buckets.
+    pub fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
 }
 
 #[cfg(test)]
@@ -232,5 +338,32 @@ mod tests {
         );
         let again = population_profiles(std::slice::from_ref(&group), 11);
         assert_eq!(profiles, again);
+    }
+
+    #[test]
+    fn the_arrival_sampler_trades_each_investor_with_its_own_probability() {
+        let probabilities = [1.0, 0.5, 0.3, 0.26, 0.01, 1e-3, 0.0];
+        let mut world = bevy_ecs::world::World::new();
+        let members: Vec<(f64, Entity, InvestorId)> = probabilities
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| (p, world.spawn_empty().id(), InvestorId(i as u32)))
+            .collect();
+        let mut sampler = ArrivalSampler::new(members, 3);
+        // Buckets (p_max·2^-(k+1), p_max·2^-k]: {1} {0.5, 0.3, 0.26} {0.01} {0.001}; p = 0 is left out.
+        assert_eq!(sampler.buckets(), 4);
+        let ticks = 200_000;
+        let mut counts = [0u64; 7];
+        for _ in 0..ticks {
+            sampler.sample(|_, id| counts[id.0 as usize] += 1);
+        }
+        for (&p, &count) in probabilities.iter().zip(&counts) {
+            let expected = p * f64::from(ticks);
+            let sd = (f64::from(ticks) * p * (1.0 - p)).sqrt();
+            assert!(
+                (count as f64 - expected).abs() <= 5.0 * sd + 1e-9,
+                "p = {p}: {count} vs {expected}"
+            );
+        }
     }
 }

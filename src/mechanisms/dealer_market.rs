@@ -8,7 +8,9 @@ use std::collections::VecDeque;
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
-use crate::agents::investor::{InvestorId, Order, TradeProfile, decide_trade};
+use crate::agents::investor::{
+    ArrivalSampler, InvestorId, Order, TradeDecision, TradeProfile, decide_trade, trade_details,
+};
 use crate::agents::{AgentRng, Holdings};
 use crate::dealers::hedging_schedule::{self, HedgeProblem};
 use crate::dealers::pricing::best_quote;
@@ -38,6 +40,26 @@ impl Population {
     pub fn slots(&self) -> usize {
         (self.investors + self.market_makers) as usize
     }
+}
+
+/// How the Arrivals phase decides who trades.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ArrivalMode {
+    /// Activity-proportional skip-sampling ([`ArrivalSampler`]): O(trades) per tick.
+    #[default]
+    Skip,
+    /// One uniform per investor per tick: O(N); the direct reference implementation the
+    /// tests compare the default against.
+    PerInvestor,
+}
+
+/// The arrival sampler and the mode in use.
+#[derive(Resource, Debug, Default)]
+pub struct Arrivals {
+    /// Which method decides who trades.
+    pub mode: ArrivalMode,
+    /// The buckets of the skip-sampling method.
+    pub sampler: ArrivalSampler,
 }
 
 /// This tick's orders, sorted by investor id.
@@ -255,27 +277,40 @@ fn generate_orders(
     state: Res<MarketState>,
     mut process: ResMut<MarketProcess>,
     mut orders: ResMut<PendingOrders>,
+    mut arrivals: ResMut<Arrivals>,
     mut investors: Query<(Entity, &InvestorId, &TradeProfile, &mut AgentRng)>,
 ) {
     let horizon = u64::from(process.position_horizon);
     let future = process.path.price(u64::from(clock.tick) + horizon);
     let price_rises = (future != state.price).then_some(future > state.price);
     let max_size = process.max_trade_size;
-    orders.0.clear();
-    for (entity, &investor, profile, mut rng) in &mut investors {
-        if let Some(d) = decide_trade(profile, &mut rng.0, max_size, price_rises) {
-            orders.0.push(Order {
-                investor,
-                entity,
-                size: d.size,
-                investor_buys: d.buys,
-                informed: d.informed,
-                tie_break: d.tie_break,
-            });
+    let orders = &mut orders.0;
+    orders.clear();
+    let order = |entity, investor, d: TradeDecision| Order {
+        investor,
+        entity,
+        size: d.size,
+        investor_buys: d.buys,
+        informed: d.informed,
+        tie_break: d.tie_break,
+    };
+    match arrivals.mode {
+        ArrivalMode::Skip => arrivals.sampler.sample(|entity, _| {
+            if let Ok((entity, &investor, profile, mut rng)) = investors.get_mut(entity) {
+                let d = trade_details(profile, &mut rng.0, max_size, price_rises);
+                orders.push(order(entity, investor, d));
+            }
+        }),
+        ArrivalMode::PerInvestor => {
+            for (entity, &investor, profile, mut rng) in &mut investors {
+                if let Some(d) = decide_trade(profile, &mut rng.0, max_size, price_rises) {
+                    orders.push(order(entity, investor, d));
+                }
+            }
         }
     }
-    // Table iteration follows spawn order, but the outcome must not depend on it.
-    orders.0.sort_unstable_by_key(|o| o.investor);
+    // Buckets (or table iteration) set the visiting order; the outcome must not depend on it.
+    orders.sort_unstable_by_key(|o| o.investor);
 }
 
 /// Tiering: re-rank counterparties of every dynamic book due this tick, books in parallel.
