@@ -116,9 +116,11 @@ impl Simulation {
             .map(|(e, &id, p)| (p.p_trade, e, id))
             .collect();
         by_id.sort_unstable_by_key(|(_, _, id)| *id);
+        let investor_count = by_id.len();
+        let sampler = ArrivalSampler::new(by_id, seed);
         world.insert_resource(Arrivals {
-            mode: ArrivalMode::default(),
-            sampler: ArrivalSampler::new(by_id, seed),
+            mode: ArrivalMode::for_population(sampler.expected_candidates(), investor_count),
+            sampler,
         });
         let market = &scenario.market;
         let tick_volatility = market.volatility * market.tick_years.sqrt();
@@ -215,8 +217,9 @@ impl Simulation {
         &mut self.schedule
     }
 
-    /// Switches how arrivals are sampled (the default is activity-proportional
-    /// skip-sampling; [`ArrivalMode::PerInvestor`] is the direct reference method).
+    /// Switches how arrivals are sampled. By default the cheaper exact method for the
+    /// population is used ([`ArrivalMode::for_population`]): skip-sampling when trades
+    /// are rare, the direct per-investor scan otherwise.
     pub fn set_arrival_mode(&mut self, mode: ArrivalMode) {
         self.world.resource_mut::<Arrivals>().mode = mode;
     }

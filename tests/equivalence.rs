@@ -147,3 +147,20 @@ fn the_test_can_tell_different_populations_apart() {
     assert!(ks_scaled(&a, &b) > 1.95);
     assert!(ks_scaled(&a, &a) < 0.01);
 }
+
+#[test]
+fn the_cheaper_exact_method_is_chosen_from_the_population() {
+    // Rare trades in a large population: skip-sampling; busy markets: the direct scan.
+    assert_eq!(
+        ArrivalMode::for_population(100.0, 1_000_000),
+        ArrivalMode::Skip
+    );
+    assert_eq!(
+        ArrivalMode::for_population(40_000.0, 1_000_000),
+        ArrivalMode::PerInvestor
+    );
+    assert_eq!(
+        ArrivalMode::for_population(1.0, 10),
+        ArrivalMode::PerInvestor
+    );
+}

@@ -242,6 +242,15 @@ impl ArrivalSampler {
     pub fn buckets(&self) -> usize {
         self.buckets.len()
     }
+
+    /// Expected candidates per tick, Σ q_b·|b|: the sampler's work (at most twice the
+    /// expected trades).
+    pub fn expected_candidates(&self) -> f64 {
+        self.buckets
+            .iter()
+            .map(|b| b.candidate_probability * b.members.len() as f64)
+            .sum()
+    }
 }
 
 #[cfg(test)]

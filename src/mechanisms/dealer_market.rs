@@ -53,6 +53,25 @@ pub enum ArrivalMode {
     PerInvestor,
 }
 
+impl ArrivalMode {
+    /// A candidate of the skip sampler costs about this many times a step of the direct
+    /// scan: the scan reads investors in storage order, while the sampler reaches each
+    /// candidate's components at random (measured on the L rung: about 450 ns per
+    /// candidate against 3 ns per investor scanned).
+    pub const RANDOM_ACCESS_COST: f64 = 100.0;
+
+    /// The cheaper exact method for `investors` of which `expected_candidates` are
+    /// candidates per tick. Both give the same distribution, but not the same draws, so
+    /// the choice depends only on the scenario, keeping runs reproducible.
+    pub fn for_population(expected_candidates: f64, investors: usize) -> Self {
+        if expected_candidates * Self::RANDOM_ACCESS_COST < investors as f64 {
+            ArrivalMode::Skip
+        } else {
+            ArrivalMode::PerInvestor
+        }
+    }
+}
+
 /// The arrival sampler and the mode in use.
 #[derive(Resource, Debug, Default)]
 pub struct Arrivals {
