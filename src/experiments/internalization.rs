@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::figure::{Figure, Panel, Point, Scale, Series};
 use super::{
-    ExperimentConfig, ExperimentError, ExperimentOutput, OwnedCell, Variant, maker_index, mean_sd,
-    quantile, replicate,
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
+    maker_index, mean_sd, quantile, replicate,
 };
 use crate::output::table::{Column, ColumnType};
 use crate::scenario::{FixedTiering, Problem, Scenario, TieringConfig};
@@ -75,9 +75,9 @@ const SETUPS: [(&str, &str); 2] = [
     ("cheaper", "strictly cheaper (100% share)"),
 ];
 
-impl InternalizationDesign {
+impl ExperimentDesign for InternalizationDesign {
     /// Problems with the design against its base scenario.
-    pub fn check(&self, scenario: &Scenario) -> Vec<Problem> {
+    fn check(&self, scenario: &Scenario) -> Vec<Problem> {
         let mut problems = Vec::new();
         for (field, name) in [("focus", &self.focus), ("competitor", &self.competitor)] {
             if maker_index(scenario, name).is_none() {
@@ -112,7 +112,7 @@ impl InternalizationDesign {
     }
 
     /// The two setups: only the focus and the competitor, fixed tiers, no hedging.
-    pub fn variants(&self, base: &Scenario) -> Vec<Variant> {
+    fn variants(&self, base: &Scenario) -> Vec<Variant> {
         let (Some(focus), Some(competitor)) = (
             maker_index(base, &self.focus),
             maker_index(base, &self.competitor),
@@ -156,7 +156,7 @@ impl InternalizationDesign {
     ///
     /// # Errors
     /// [`ExperimentError::Run`] when a replication fails.
-    pub fn run(
+    fn run(
         &self,
         config: &ExperimentConfig,
         on_done: &(dyn Fn(u64) + Sync),

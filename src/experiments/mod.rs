@@ -65,6 +65,35 @@ pub enum Design {
     RiskAversion(risk_aversion::RiskAversionDesign),
 }
 
+/// What every design provides: its checks, the scenario variants it builds, and the run
+/// that reduces replications to a table, a figure and a summary.
+pub trait ExperimentDesign {
+    /// Problems with the design against its base scenario (paths relative to `design`).
+    fn check(&self, scenario: &Scenario) -> Vec<Problem>;
+    /// The scenario variants, in table order.
+    fn variants(&self, base: &Scenario) -> Vec<Variant>;
+    /// Runs every variant `config.runs` times and reduces the results.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Run`] when a replication fails.
+    fn run(
+        &self,
+        config: &ExperimentConfig,
+        on_done: &(dyn Fn(u64) + Sync),
+    ) -> Result<ExperimentOutput, ExperimentError>;
+}
+
+impl Design {
+    /// The design behind the variant.
+    pub fn as_design(&self) -> &dyn ExperimentDesign {
+        match self {
+            Design::PriceSensitivity(d) => d,
+            Design::Internalization(d) => d,
+            Design::RiskAversion(d) => d,
+        }
+    }
+}
+
 /// The experiments bundled with dealersim: (name, file contents).
 pub const BUNDLED: &[(&str, &str)] = &[
     (
@@ -198,11 +227,7 @@ pub fn check(config: &ExperimentConfig) -> Vec<Problem> {
     if !problems.is_empty() {
         return problems;
     }
-    let design_problems = match &config.design {
-        Design::PriceSensitivity(d) => d.check(&config.scenario),
-        Design::Internalization(d) => d.check(&config.scenario),
-        Design::RiskAversion(d) => d.check(&config.scenario),
-    };
+    let design_problems = config.design.as_design().check(&config.scenario);
     problems.extend(design_problems.into_iter().map(|p| Problem {
         path: format!("design.{}", p.path),
         message: p.message,
@@ -212,11 +237,7 @@ pub fn check(config: &ExperimentConfig) -> Vec<Problem> {
     }
     // The design's own fields are fine; the scenarios it builds must be valid too (e.g. a
     // hedger volatility estimate out of range). Each distinct problem is reported once.
-    let variants = match &config.design {
-        Design::PriceSensitivity(d) => d.variants(&config.scenario),
-        Design::Internalization(d) => d.variants(&config.scenario),
-        Design::RiskAversion(d) => d.variants(&config.scenario),
-    };
+    let variants = config.design.as_design().variants(&config.scenario);
     for variant in &variants {
         for p in validate(&variant.scenario) {
             let message = format!(
@@ -346,20 +367,12 @@ pub fn run_experiment(
     config: &ExperimentConfig,
     on_done: &(dyn Fn(u64) + Sync),
 ) -> Result<ExperimentOutput, ExperimentError> {
-    match &config.design {
-        Design::PriceSensitivity(d) => d.run(config, on_done),
-        Design::Internalization(d) => d.run(config, on_done),
-        Design::RiskAversion(d) => d.run(config, on_done),
-    }
+    config.design.as_design().run(config, on_done)
 }
 
 /// Total replications an experiment runs (for a progress bar).
 pub fn total_runs(config: &ExperimentConfig) -> u64 {
-    let variants = match &config.design {
-        Design::PriceSensitivity(d) => d.variants(&config.scenario).len(),
-        Design::Internalization(d) => d.variants(&config.scenario).len(),
-        Design::RiskAversion(d) => d.variants(&config.scenario).len(),
-    };
+    let variants = config.design.as_design().variants(&config.scenario).len();
     variants as u64 * u64::from(config.runs)
 }
 

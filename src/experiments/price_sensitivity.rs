@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::figure::{Figure, Panel, Point, Scale, Series};
 use super::{
-    ExperimentConfig, ExperimentError, ExperimentOutput, OwnedCell, Variant, maker_index, mean_sd,
-    replicate,
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
+    maker_index, mean_sd, replicate,
 };
 use crate::mechanisms::dealer_market::{TradeKind, TradeLog};
 use crate::output::table::{Column, ColumnType};
@@ -161,9 +161,9 @@ fn mean_size(scenario: &Scenario, investor: u32) -> f64 {
     f64::NAN
 }
 
-impl PriceSensitivityDesign {
+impl ExperimentDesign for PriceSensitivityDesign {
     /// Problems with the design against its base scenario (paths relative to `design`).
-    pub fn check(&self, scenario: &Scenario) -> Vec<Problem> {
+    fn check(&self, scenario: &Scenario) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut fail = |path: String, message: String| problems.push(Problem { path, message });
         for (field, name) in [("focus", &self.focus), ("competitor", &self.competitor)] {
@@ -215,7 +215,7 @@ impl PriceSensitivityDesign {
 
     /// The scenario variants, in table order. Hedging is switched off: it does not change
     /// the quotes investors see, and would only cost time.
-    pub fn variants(&self, base: &Scenario) -> Vec<Variant> {
+    fn variants(&self, base: &Scenario) -> Vec<Variant> {
         let (Some(focus), Some(competitor)) = (
             maker_index(base, &self.focus),
             maker_index(base, &self.competitor),
@@ -263,7 +263,7 @@ impl PriceSensitivityDesign {
     ///
     /// # Errors
     /// [`ExperimentError::Run`] when a replication fails.
-    pub fn run(
+    fn run(
         &self,
         config: &ExperimentConfig,
         on_done: &(dyn Fn(u64) + Sync),

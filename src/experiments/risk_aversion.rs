@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::figure::{Figure, Panel, Point, Scale, Series};
 use super::{
-    ExperimentConfig, ExperimentError, ExperimentOutput, OwnedCell, Variant, maker_index, mean_sd,
-    replicate,
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
+    maker_index, mean_sd, replicate,
 };
 use crate::output::table::{Column, ColumnType};
 use crate::scenario::{HedgeVenue, HedgingConfig, Problem, Scenario, VolatilityEstimate};
@@ -121,9 +121,9 @@ struct Costs {
     first_slice: f64,
 }
 
-impl RiskAversionDesign {
+impl ExperimentDesign for RiskAversionDesign {
     /// Problems with the design against its base scenario.
-    pub fn check(&self, scenario: &Scenario) -> Vec<Problem> {
+    fn check(&self, scenario: &Scenario) -> Vec<Problem> {
         let mut problems = Vec::new();
         let mut fail = |path: String, message: String| problems.push(Problem { path, message });
         if maker_index(scenario, &self.focus).is_none() {
@@ -179,7 +179,7 @@ impl RiskAversionDesign {
     }
 
     /// The variants: the focus hedges with γ at volatility σ on the venue; no one else hedges.
-    pub fn variants(&self, base: &Scenario) -> Vec<Variant> {
+    fn variants(&self, base: &Scenario) -> Vec<Variant> {
         let Some(focus) = maker_index(base, &self.focus) else {
             return Vec::new();
         };
@@ -209,7 +209,7 @@ impl RiskAversionDesign {
     ///
     /// # Errors
     /// [`ExperimentError::Run`] when a replication fails.
-    pub fn run(
+    fn run(
         &self,
         config: &ExperimentConfig,
         on_done: &(dyn Fn(u64) + Sync),
