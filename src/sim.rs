@@ -411,14 +411,9 @@ pub fn run_to_directory(
     out_dir: &Path,
     on_tick: impl FnMut(u32),
 ) -> Result<RunReport, SimError> {
-    let existed = out_dir.exists();
-    let result = run_and_write(scenario, scenario_source, out_dir, on_tick);
-    if result.is_err() && !existed {
-        // The staged temporaries are gone by now; leave no empty directory behind either.
-        // `remove_dir` only removes an empty directory, so nothing else can be lost.
-        let _ = std::fs::remove_dir(out_dir);
-    }
-    result
+    output::leave_nothing_on_error(out_dir, || {
+        run_and_write(scenario, scenario_source, out_dir, on_tick)
+    })
 }
 
 fn run_and_write(

@@ -396,8 +396,7 @@ pub fn write_experiment(
     out_dir: &Path,
     on_done: &(dyn Fn(u64) + Sync),
 ) -> Result<ExperimentReport, ExperimentError> {
-    let existed = out_dir.exists();
-    let result = (|| {
+    crate::output::leave_nothing_on_error(out_dir, || {
         let mut staged = StagedOutput::create(out_dir)?;
         let started = Instant::now();
         let output = run_experiment(config, on_done)?;
@@ -438,11 +437,7 @@ pub fn write_experiment(
             files,
             wall_time_seconds,
         })
-    })();
-    if result.is_err() && !existed {
-        let _ = std::fs::remove_dir(out_dir);
-    }
-    result
+    })
 }
 
 /// Mean, sample standard deviation and standard error of the finite values in `xs`,

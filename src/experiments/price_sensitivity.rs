@@ -124,13 +124,20 @@ impl TieringVariant {
 }
 
 /// (variant, probe index, tier) of each scenario variant, in order.
-fn cells(design: &PriceSensitivityDesign) -> Vec<(TieringVariant, usize, u8)> {
+/// The tiering variants the design runs, in table order.
+fn kinds(design: &PriceSensitivityDesign) -> Vec<TieringVariant> {
     let mut kinds = vec![TieringVariant::Fixed];
     if design.revenue_rate {
         kinds.push(TieringVariant::RevenueRate);
     }
+    kinds
+}
+
+/// (variant, probe index, tier) of each scenario variant, in table order: variant, then
+/// probe, then tier.
+fn cells(design: &PriceSensitivityDesign) -> Vec<(TieringVariant, usize, u8)> {
     let mut out = Vec::new();
-    for kind in kinds {
+    for kind in kinds(design) {
         for p in 0..design.probes.len() {
             for tier in 0..design.tiers {
                 out.push((kind, p, tier));
@@ -297,114 +304,95 @@ impl ExperimentDesign for PriceSensitivityDesign {
             on_done,
         )?;
 
-        let mut rows = Vec::new();
-        let mut panels: Vec<Panel> = Vec::new();
+        // (mean, sd, standard error, replications that traded) per cell.
+        let stats: Vec<(f64, f64, f64, usize)> = shares.iter().map(|r| mean_sd(r)).collect();
+        let rows = cells
+            .iter()
+            .zip(&stats)
+            .map(|(&(kind, p, tier), &(mean, sd, se, n))| {
+                let probe = &self.probes[p];
+                let competitor_tier = match kind {
+                    TieringVariant::Fixed => f64::from(probe.competitor_tier),
+                    TieringVariant::RevenueRate => f64::NAN,
+                };
+                vec![
+                    OwnedCell::Str(kind.name().into()),
+                    OwnedCell::U32(probe.investor),
+                    OwnedCell::F64(mean_size(base, probe.investor)),
+                    OwnedCell::F64(competitor_tier),
+                    OwnedCell::U32(u32::from(tier)),
+                    OwnedCell::U64(n as u64),
+                    OwnedCell::F64(mean),
+                    OwnedCell::F64(sd),
+                    OwnedCell::F64(se),
+                ]
+            })
+            .collect();
+
+        // Cells come variant by variant, probe by probe, tier by tier: one panel per
+        // variant, one series per probe, one point per tier.
+        let tiers = usize::from(self.tiers.max(1));
+        let per_kind = self.probes.len() * tiers;
+        let mut panels = Vec::new();
         let mut summary = format!(
             "# Price sensitivity\n\n{}\n\nFocus market maker `{}` moves one investor through tiers 0..{} while `{}` holds it \
              at a fixed tier (fixed variant) or tiers it by revenue rate (revenue-rate variant). {} replications per \
-             (investor, tier); share = the focus's share of that investor's volume, over replications in which it traded.\n",
+             (investor, tier); share = the focus's share of that investor's volume, over replications in which it traded.\n\n\
+             | variant | investor | mean size | competitor tier |{}\n| --- | --- | --- | --- |{}",
             config.description,
             self.focus,
-            self.tiers.saturating_sub(1),
+            tiers - 1,
             self.competitor,
-            config.runs
+            config.runs,
+            (0..tiers)
+                .map(|t| format!(" tier {t} |"))
+                .collect::<String>(),
+            " --- |".repeat(tiers),
         );
-        let mut current: Option<(TieringVariant, Panel)> = None;
-        let mut series: Option<Series> = None;
-        for ((kind, p, tier), replications) in cells.iter().zip(&shares) {
-            let probe = &self.probes[*p];
-            let size = mean_size(base, probe.investor);
-            let (mean, sd, se, n) = mean_sd(replications);
-            let competitor_tier = match kind {
-                TieringVariant::Fixed => f64::from(probe.competitor_tier),
-                TieringVariant::RevenueRate => f64::NAN,
-            };
-            rows.push(vec![
-                OwnedCell::Str(kind.name().into()),
-                OwnedCell::U32(probe.investor),
-                OwnedCell::F64(size),
-                OwnedCell::F64(competitor_tier),
-                OwnedCell::U32(u32::from(*tier)),
-                OwnedCell::U64(n as u64),
-                OwnedCell::F64(mean),
-                OwnedCell::F64(sd),
-                OwnedCell::F64(se),
-            ]);
-            if current.as_ref().is_none_or(|(k, _)| k != kind) {
-                if let (Some((_, mut panel)), Some(s)) = (current.take(), series.take()) {
-                    panel.series.push(s);
-                    panels.push(panel);
-                }
-                current = Some((
-                    *kind,
-                    Panel {
-                        title: match kind {
-                            TieringVariant::Fixed => "fixed tiers".into(),
-                            TieringVariant::RevenueRate => "revenue-rate tiering".into(),
-                        },
-                        x_label: format!("tier given by {}", self.focus),
-                        y_label: format!("market share of {}", self.focus),
-                        x_scale: Scale::Linear,
-                        series: Vec::new(),
-                        y_range: Some((-0.05, 1.05)),
-                    },
-                ));
-            }
-            if *tier == 0 {
-                if let (Some((_, panel)), Some(s)) = (current.as_mut(), series.take()) {
-                    panel.series.push(s);
-                }
-                let name = match kind {
-                    TieringVariant::Fixed => {
-                        format!("size {size}, competitor tier {}", probe.competitor_tier)
-                    }
-                    TieringVariant::RevenueRate => format!("size {size}"),
+        for (kind, kind_stats) in kinds(self).into_iter().zip(stats.chunks(per_kind)) {
+            let mut series = Vec::new();
+            for (probe, probe_stats) in self.probes.iter().zip(kind_stats.chunks(tiers)) {
+                let size = mean_size(base, probe.investor);
+                let (name, competitor) = match kind {
+                    TieringVariant::Fixed => (
+                        format!("size {size}, competitor tier {}", probe.competitor_tier),
+                        probe.competitor_tier.to_string(),
+                    ),
+                    TieringVariant::RevenueRate => (format!("size {size}"), "dynamic".into()),
                 };
-                series = Some(Series {
-                    name,
-                    points: Vec::new(),
-                });
-            }
-            if let Some(s) = series.as_mut() {
-                s.points.push(Point {
-                    x: f64::from(*tier),
-                    y: mean,
-                    error: se.is_finite().then_some(se),
-                    band: None,
-                });
-            }
-        }
-        if let (Some((_, mut panel)), Some(s)) = (current.take(), series.take()) {
-            panel.series.push(s);
-            panels.push(panel);
-        }
-
-        summary.push_str("\n| variant | investor | mean size | competitor tier |");
-        for t in 0..self.tiers {
-            summary.push_str(&format!(" tier {t} |"));
-        }
-        summary.push_str("\n| --- | --- | --- | --- |");
-        summary.push_str(&" --- |".repeat(usize::from(self.tiers)));
-        for chunk in rows.chunks(usize::from(self.tiers.max(1))) {
-            let cell = |i: usize| match &chunk[0][i] {
-                OwnedCell::Str(s) => s.clone(),
-                OwnedCell::U32(x) => x.to_string(),
-                OwnedCell::F64(x) if x.is_nan() => "dynamic".into(),
-                OwnedCell::F64(x) => format!("{x}"),
-                OwnedCell::U64(x) => x.to_string(),
-            };
-            summary.push_str(&format!(
-                "\n| {} | {} | {} | {} |",
-                cell(0),
-                cell(1),
-                cell(2),
-                cell(3)
-            ));
-            for row in chunk {
-                if let (OwnedCell::F64(mean), OwnedCell::F64(se)) = (&row[6], &row[8]) {
+                summary.push_str(&format!(
+                    "\n| {} | {} | {size} | {competitor} |",
+                    kind.name(),
+                    probe.investor
+                ));
+                for &(mean, _, se, _) in probe_stats {
                     summary.push_str(&format!(" {:.1}% ± {:.1} |", 100.0 * mean, 100.0 * se));
                 }
+                series.push(Series {
+                    name,
+                    points: probe_stats
+                        .iter()
+                        .enumerate()
+                        .map(|(tier, &(mean, _, se, _))| Point {
+                            x: tier as f64,
+                            y: mean,
+                            error: se.is_finite().then_some(se),
+                            band: None,
+                        })
+                        .collect(),
+                });
             }
+            panels.push(Panel {
+                title: match kind {
+                    TieringVariant::Fixed => "fixed tiers".into(),
+                    TieringVariant::RevenueRate => "revenue-rate tiering".into(),
+                },
+                x_label: format!("tier given by {}", self.focus),
+                y_label: format!("market share of {}", self.focus),
+                x_scale: Scale::Linear,
+                series,
+                y_range: Some((-0.05, 1.05)),
+            });
         }
         summary.push_str(
             "\n\nExpected (paper): ≈100% when the focus tiers the investor better than the competitor, ≈50% when \

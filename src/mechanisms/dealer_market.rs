@@ -42,11 +42,11 @@ impl Population {
     }
 }
 
-/// How the Arrivals phase decides who trades.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How the Arrivals phase decides who trades; a run picks one with
+/// [`ArrivalMode::for_population`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArrivalMode {
     /// Activity-proportional skip-sampling ([`ArrivalSampler`]): O(trades) per tick.
-    #[default]
     Skip,
     /// One uniform per investor per tick: O(N); the direct reference implementation the
     /// tests compare the default against.
@@ -73,7 +73,7 @@ impl ArrivalMode {
 }
 
 /// The arrival sampler and the mode in use.
-#[derive(Resource, Debug, Default)]
+#[derive(Resource, Debug)]
 pub struct Arrivals {
     /// Which method decides who trades.
     pub mode: ArrivalMode,

@@ -209,6 +209,25 @@ const fn col(name: &'static str, ty: ColumnType, doc: &'static str) -> Column {
     Column { name, ty, doc }
 }
 
+/// Runs `write`, which stages and commits files into `out_dir`; if it fails and
+/// `out_dir` did not exist before, the (by then empty) directory is removed too, so a
+/// failed run leaves no trace. `remove_dir` only removes an empty directory, so nothing
+/// else can be lost.
+///
+/// # Errors
+/// Whatever `write` returns.
+pub fn leave_nothing_on_error<T, E>(
+    out_dir: &std::path::Path,
+    write: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    let existed = out_dir.exists();
+    let result = write();
+    if result.is_err() && !existed {
+        let _ = std::fs::remove_dir(out_dir);
+    }
+    result
+}
+
 /// The open tables of a run, written in the `Record` phase.
 #[derive(Resource, Default)]
 pub struct Recorder {
