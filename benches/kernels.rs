@@ -9,10 +9,14 @@ use dealersim::Simulation;
 use dealersim::agents::investor::{TradeProfile, decide_trade};
 use dealersim::dealers::QuoteCurve;
 use dealersim::dealers::hedging_schedule::{HedgeProblem, solve};
+use dealersim::dealers::order_statistics::TieOrder;
 use dealersim::dealers::pricing::best_quote;
-use dealersim::dealers::tiering::{RankEntry, assign_quantile_tiers, tie_key};
+use dealersim::dealers::tiering::{
+    CounterpartyBook, RankEntry, ScoreKind, TieringMethod, assign_quantile_tiers,
+};
 use dealersim::market::reference_curve::CurveShape;
 use dealersim::rng::{StreamDomain, stream};
+use dealersim::scenario::DynamicTiering;
 use dealersim::scenario::parse_scenario;
 
 fn price_process(c: &mut Criterion) {
@@ -58,12 +62,13 @@ fn arrivals(c: &mut Criterion) {
 fn tiering(c: &mut Criterion) {
     let n = 1_000_000usize;
     let mut state = 7u64;
+    let order = TieOrder::new(n as u32, 0x5EED);
     let scores: Vec<RankEntry> = (0..n as u32)
         .map(|i| {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64, tie_key(i, 0x5EED), i)
+            ((state >> 11) as f64, order.key(i), i)
         })
         .collect();
     let mut tiers = vec![0u8; n];
@@ -76,6 +81,50 @@ fn tiering(c: &mut Criterion) {
             |ranked| assign_quantile_tiers(ranked, 5, &mut tiers),
             BatchSize::LargeInput,
         )
+    });
+
+    // The incremental method: a 1M-slot book with 100k scored counterparties, then per
+    // iteration 2,000 new yields, a re-tier, and 10,000 tier look-ups.
+    let config = DynamicTiering {
+        tiers: 5,
+        weight: 0.1,
+        retier_every: 1,
+        prior_yield: 0.0,
+        pinned_investors: Default::default(),
+    };
+    let mut book = CounterpartyBook::dynamic(
+        ScoreKind::AverageYield,
+        &config,
+        n,
+        n - 1,
+        9,
+        TieringMethod::Incremental,
+    );
+    let mut draw = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    for _ in 0..100_000 {
+        let slot = draw() as usize % (n - 1);
+        book.record_yield(slot, draw() as f64 / 2e9 - 0.5);
+    }
+    book.retier(0);
+    let mut tick = 0;
+    group.throughput(Throughput::Elements(2_000));
+    group.bench_function("incremental_retier_1m_slots_2k_updates_k5", |b| {
+        b.iter(|| {
+            tick += 1;
+            for _ in 0..2_000 {
+                let slot = draw() as usize % (n - 1);
+                book.record_yield(slot, draw() as f64 / 2e9 - 0.5);
+            }
+            book.retier(tick);
+            (0..10_000usize)
+                .map(|i| u32::from(book.tier(i * 97 % (n - 1))))
+                .sum::<u32>()
+        })
     });
     group.finish();
 }

@@ -8,7 +8,7 @@ use bevy_ecs::prelude::*;
 
 use crate::agents::investor::{ArrivalSampler, InvestorId, TradeProfile, population_profiles};
 use crate::agents::{AgentRng, Holdings};
-use crate::dealers::tiering::ScoreKind;
+use crate::dealers::tiering::{ScoreKind, TieringMethod};
 use crate::dealers::{
     CounterpartyBook, Hedger, Ledger, MarketMakerId, Pricing, QuoteCurve, RewardComponents,
 };
@@ -90,6 +90,18 @@ impl Simulation {
     /// # Errors
     /// [`SimError::Invalid`] when the scenario fails validation.
     pub fn new(scenario: &Scenario) -> Result<Self, SimError> {
+        Self::with_tiering_method(scenario, TieringMethod::default())
+    }
+
+    /// As [`Simulation::new`], with dynamic books keeping their tiers by `method`
+    /// (the reference method exists for tests and comparisons; the tiers are the same).
+    ///
+    /// # Errors
+    /// [`SimError::Invalid`] when the scenario fails validation.
+    pub fn with_tiering_method(
+        scenario: &Scenario,
+        method: TieringMethod,
+    ) -> Result<Self, SimError> {
         let problems = validate(scenario);
         if !problems.is_empty() {
             return Err(SimError::Invalid(problems));
@@ -126,7 +138,7 @@ impl Simulation {
         let tick_volatility = market.volatility * market.tick_years.sqrt();
         for (m, config) in scenario.market_makers.iter().enumerate() {
             let id = m as u32;
-            let book = build_book(config, scenario, population, id);
+            let book = build_book(config, scenario, population, id, method);
             let mut maker = world.spawn((
                 MarketMakerId(id),
                 Pricing(QuoteCurve {
@@ -358,20 +370,21 @@ fn build_book(
     scenario: &Scenario,
     population: Population,
     id: u32,
+    method: TieringMethod,
 ) -> CounterpartyBook {
     let slots = population.slots();
     let tie_salt = stream(scenario.seed, StreamDomain::TieOrder, u64::from(id)).next_u32();
     let own = population.maker_slot(id);
     match &config.tiering {
         TieringConfig::AverageYield(d) => {
-            CounterpartyBook::dynamic(ScoreKind::AverageYield, d, slots, own, tie_salt)
+            CounterpartyBook::dynamic(ScoreKind::AverageYield, d, slots, own, tie_salt, method)
         }
         TieringConfig::RevenueRate(d) => {
-            CounterpartyBook::dynamic(ScoreKind::RevenueRate, d, slots, own, tie_salt)
+            CounterpartyBook::dynamic(ScoreKind::RevenueRate, d, slots, own, tie_salt, method)
         }
         TieringConfig::Fixed(fixed) => {
             let investors = population.investors as usize;
-            CounterpartyBook::fixed(fixed, slots, own, |slot| {
+            CounterpartyBook::fixed(fixed, slots, |slot| {
                 let explicit = if slot < investors {
                     fixed.investors.get(&(slot as u32))
                 } else {

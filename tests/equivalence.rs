@@ -1,10 +1,16 @@
-//! The activity-proportional arrival sampler gives the same distributions as the direct
-//! per-investor method (one uniform per investor per tick), at fixed seeds: trade counts
-//! per investor, sizes, market shares and score distributions.
+//! The activity-proportional implementation gives the same model as the direct one.
+//!
+//! - Arrivals: skip-sampling gives the same distributions as one uniform per investor per
+//!   tick, at fixed seeds: trade counts per investor, sizes, market shares, score and
+//!   tier distributions (statistical tests; the random draws differ).
+//! - Tiering: the incremental cut points give exactly the tiers of the full re-ranking,
+//!   so whole runs are identical.
 
 use std::path::Path;
 
 use dealersim::Simulation;
+use dealersim::dealers::tiering::TieringMethod;
+use dealersim::dealers::{CounterpartyBook, MarketMakerId};
 use dealersim::mechanisms::dealer_market::{ArrivalMode, TradeKind, TradeLog};
 use dealersim::scenario::parse_scenario;
 
@@ -28,30 +34,33 @@ struct Outcome {
     sizes: Vec<f64>,
     shares: Vec<f64>,
     scores: Vec<f64>,
+    /// Investor trades won by each market maker at each tier: `[maker][tier]`.
+    trades_by_tier: Vec<Vec<u64>>,
 }
 
-fn run(mode: ArrivalMode) -> Outcome {
+fn run(mode: ArrivalMode, method: TieringMethod) -> Outcome {
     let scenario = parse_scenario(SCENARIO, Path::new("equivalence.ron")).expect("parses");
-    let mut sim = Simulation::new(&scenario).expect("valid");
+    let mut sim = Simulation::with_tiering_method(&scenario, method).expect("valid");
     sim.set_arrival_mode(mode);
     sim.world_mut().resource_mut::<TradeLog>().enabled = true;
     let n = scenario.investor_count() as usize;
     let mut counts = vec![0u64; n];
     let mut sizes = Vec::new();
+    let mut trades_by_tier = vec![vec![0u64; 5]; scenario.market_makers.len()];
     while sim.tick() < scenario.steps {
         sim.step().expect("step");
         for t in &sim.world().resource::<TradeLog>().trades {
             if t.kind == TradeKind::Investor {
                 counts[t.counterparty as usize] += 1;
                 sizes.push(t.maker_signed_size.abs());
+                trades_by_tier[t.maker as usize][usize::from(t.tier)] += 1;
             }
         }
     }
     let shares = sim.summary().iter().map(|s| s.market_share).collect();
-    let mut books = sim.world_mut().query::<(
-        &dealersim::dealers::MarketMakerId,
-        &dealersim::dealers::CounterpartyBook,
-    )>();
+    let mut books = sim
+        .world_mut()
+        .query::<(&MarketMakerId, &CounterpartyBook)>();
     let scores = books
         .iter(sim.world())
         .find(|(id, _)| id.0 == 0)
@@ -62,6 +71,7 @@ fn run(mode: ArrivalMode) -> Outcome {
         sizes,
         shares,
         scores,
+        trades_by_tier,
     }
 }
 
@@ -87,10 +97,28 @@ fn ks_scaled(a: &[f64], b: &[f64]) -> f64 {
     d * (n * m / (n + m)).sqrt()
 }
 
+/// Pearson's χ² of a 2 × K contingency table (two samples' counts over K categories),
+/// over the categories either sample uses, with its degrees of freedom.
+fn chi_square_two_samples(a: &[u64], b: &[u64]) -> (f64, f64) {
+    let (na, nb) = (a.iter().sum::<u64>() as f64, b.iter().sum::<u64>() as f64);
+    let (mut statistic, mut categories) = (0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let pooled = (x + y) as f64 / (na + nb);
+        if pooled > 0.0 {
+            let (ea, eb) = (na * pooled, nb * pooled);
+            statistic += (x as f64 - ea).powi(2) / ea + (y as f64 - eb).powi(2) / eb;
+            categories += 1.0;
+        }
+    }
+    (statistic, categories - 1.0)
+}
+
+/// The activity-proportional implementation (skip-sampled arrivals, incremental tiers)
+/// against the direct one (one draw per investor per tick, full re-ranking each tick).
 #[test]
-fn skip_sampling_matches_the_direct_method() {
-    let skip = run(ArrivalMode::Skip);
-    let direct = run(ArrivalMode::PerInvestor);
+fn activity_proportional_ticks_match_the_direct_implementation() {
+    let skip = run(ArrivalMode::Skip, TieringMethod::Incremental);
+    let direct = run(ArrivalMode::PerInvestor, TieringMethod::Reference);
 
     // Per-investor counts are Binomial(T, p_j) under both methods, so a − b has variance
     // 2·T·p(1 − p); with p estimated from the pooled count, Σ (a − b)² / (2·T·p̂(1 − p̂))
@@ -137,6 +165,87 @@ fn skip_sampling_matches_the_direct_method() {
         skip.shares, direct.shares
     );
     assert!(ks < 1.95, "score distributions differ: scaled KS {ks:.3}");
+
+    // Tiers the trades were quoted at, per market maker: χ² with K − 1 df, whose 0.999
+    // quantile is 18.5 for 4 df.
+    for (m, (a, b)) in skip
+        .trades_by_tier
+        .iter()
+        .zip(&direct.trades_by_tier)
+        .enumerate()
+    {
+        let (statistic, df) = chi_square_two_samples(a, b);
+        eprintln!("maker {m} trades by tier {a:?} vs {b:?}: χ² = {statistic:.2} on {df} df");
+        assert!(
+            statistic < 18.5,
+            "maker {m}: tier distributions differ: {a:?} vs {b:?} (χ² {statistic:.2})"
+        );
+    }
+}
+
+#[test]
+fn the_chi_square_test_tells_different_tier_mixes_apart() {
+    let even = [200, 200, 200, 200, 200];
+    let skewed = [300, 250, 200, 150, 100];
+    assert!(chi_square_two_samples(&even, &skewed).0 > 18.5);
+    assert!(chi_square_two_samples(&even, &even).0 < 1e-12);
+}
+
+/// Whole runs with incremental and reference tiering agree exactly: every book gives every
+/// counterparty the same tier after every tick, and the market makers' results are
+/// identical to the last bit. The scenario exercises
+/// prior-yield ties, a non-zero prior, pinned investors, re-tiering every third tick,
+/// and market makers tiering each other.
+#[test]
+fn incremental_tiering_writes_the_same_run_as_the_reference() {
+    let text = r#"Scenario(
+        seed: 5,
+        steps: 120,
+        investors: [
+            Group(count: 800, p_trade: LogUniform(min: 0.005, max: 0.3), size_mean: LogUniform(min: 0.5, max: 7.0)),
+        ],
+        market_makers: [
+            (name: "A", alpha: 1.2, tiering: AverageYield(tiers: 5, weight: 0.2, pinned_investors: {3: 4, 10: 0})),
+            (name: "B", alpha: 1.3, tiering: AverageYield(tiers: 3, prior_yield: 0.0005, retier_every: 3)),
+            (name: "C", alpha: 1.4, tiering: RevenueRate(tiers: 4)),
+        ],
+            )"#;
+    let scenario = parse_scenario(text, Path::new("tiers.ron")).expect("parses");
+    let run_with = |method| {
+        let mut sim = Simulation::with_tiering_method(&scenario, method).expect("valid");
+        let mut tiers_each_tick = Vec::new();
+        while sim.tick() < scenario.steps {
+            sim.step().expect("step");
+            let mut books = sim
+                .world_mut()
+                .query::<(&MarketMakerId, &CounterpartyBook)>();
+            let mut by_maker: Vec<_> = books.iter(sim.world()).collect();
+            by_maker.sort_by_key(|(id, _)| **id);
+            for (id, book) in by_maker {
+                // A market maker's own slot has no tier.
+                let own = 800 + id.0 as usize;
+                let tiers: Vec<u8> = (0..book.len())
+                    .filter(|&c| c != own)
+                    .map(|c| book.tier(c))
+                    .collect();
+                tiers_each_tick.push(tiers);
+            }
+        }
+        let summary = format!("{:?}", sim.summary());
+        (tiers_each_tick, summary)
+    };
+    let (fast_tiers, fast_summary) = run_with(TieringMethod::Incremental);
+    let (reference_tiers, reference_summary) = run_with(TieringMethod::Reference);
+    assert_eq!(fast_tiers.len(), reference_tiers.len());
+    for (i, (a, b)) in fast_tiers.iter().zip(&reference_tiers).enumerate() {
+        assert!(a == b, "tiers differ at tick {}, book {}", i / 3, i % 3);
+    }
+    assert_eq!(fast_summary, reference_summary);
+    let moved = fast_tiers.windows(3).filter(|w| w[0] != w[2]).count();
+    assert!(
+        moved > 100,
+        "the tiers must actually move during the run ({moved})"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Market makers: their components, pricing, tiering and hedging maths.
 
 pub mod hedging_schedule;
+pub mod order_statistics;
 pub mod pricing;
 pub mod tiering;
 

@@ -1,10 +1,13 @@
 //! Counterparty scores and tiers: each market maker's per-counterparty yield history
-//! (average yield or revenue rate) and the O(N) quantile split into K tiers.
+//! (average yield or revenue rate) and its quantile split into K tiers, kept either as
+//! cut points updated incrementally or written out for every counterparty.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use bevy_ecs::prelude::Component;
 
+use super::order_statistics::{SortedBlocks, TieOrder};
 use crate::scenario::{DynamicTiering, FixedTiering};
 
 /// How a book turns trade history into scores.
@@ -16,6 +19,55 @@ pub enum ScoreKind {
     RevenueRate,
 }
 
+/// How a dynamic book keeps its quantile split. Both give identical tiers at every tick
+/// (`tests/equivalence.rs`); they differ only in cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TieringMethod {
+    /// Average-yield books keep the K − 1 cut points of the split, update them from only
+    /// the counterparties whose score changed since the last re-tier, and compute a
+    /// counterparty's tier when it is quoted. Cost per re-tier follows the number of
+    /// scored counterparties, not the population. Revenue-rate books re-rank in full,
+    /// since every score decays every tick.
+    #[default]
+    Incremental,
+    /// Every re-tier ranks every counterparty and writes out every tier: the direct
+    /// implementation of the model, kept as the reference.
+    Reference,
+}
+
+/// A counterparty's place in a ranking. Orders best first: higher ψ, then lower tie key
+/// (keys are distinct within a book, so the order is total).
+#[derive(Clone, Copy, Debug)]
+pub struct Ranked {
+    /// ψ.
+    pub score: f64,
+    /// Position in the book's tie order.
+    pub key: u32,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.key.cmp(&other.key))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
 /// Dynamic scores of a book.
 #[derive(Clone, Debug)]
 struct Scores {
@@ -24,7 +76,8 @@ struct Scores {
     retier_every: u32,
     /// ψ of a counterparty with no realised trade.
     prior_yield: f64,
-    /// EWMA of realised yields per counterparty (starts at the prior).
+    /// EWMA of realised yields per counterparty (starts at the prior). With
+    /// [`Tiers::Cut`], as of the last re-tier; later updates wait in `pending`.
     average_yield: Vec<f64>,
     /// Revenue rate only: whether the counterparty has a realised trade yet (before it,
     /// ψ is the prior, whatever volume it has traded).
@@ -33,14 +86,16 @@ struct Scores {
     /// counterparties that trade are touched when they trade).
     volume_ewma: Vec<f64>,
     volume_tick: Vec<u32>,
-    /// Salt of this book's tie order (see [`tie_key`]).
-    tie_salt: u32,
+    /// This book's tie order among equal scores.
+    order: TieOrder,
     /// Counterparties held at a fixed tier, left out of the ranking: (slot, tier), sorted.
     pinned: Vec<(usize, u8)>,
+    /// This market maker's own slot, left out of the ranking.
+    own_index: usize,
 }
 
 impl Scores {
-    /// ψ of counterparty `c` as of `tick`.
+    /// ψ of counterparty `c` as of `tick`, from the stored average yield.
     fn psi(&self, c: usize, tick: u32) -> f64 {
         match self.kind {
             ScoreKind::AverageYield => self.average_yield[c],
@@ -48,6 +103,163 @@ impl Scores {
             ScoreKind::RevenueRate => self.average_yield[c] * decayed(self, c, tick),
         }
     }
+
+    /// The pinned tier of `c`, if it has one.
+    #[inline]
+    fn pinned_tier(&self, c: usize) -> Option<u8> {
+        if self.pinned.is_empty() {
+            return None;
+        }
+        // `pinned` is sorted by slot (it comes from a BTreeMap).
+        self.pinned
+            .binary_search_by_key(&c, |&(slot, _)| slot)
+            .ok()
+            .map(|i| self.pinned[i].1)
+    }
+
+    /// Whether `c` stays out of the ranking (this market maker, or pinned).
+    fn unranked(&self, c: usize) -> bool {
+        c == self.own_index || self.pinned_tier(c).is_some()
+    }
+
+    /// `c`'s place in the ranking by ψ `score`.
+    #[inline]
+    fn ranked(&self, c: usize, score: f64) -> Ranked {
+        Ranked {
+            score,
+            key: self.order.key(c as u32),
+        }
+    }
+}
+
+/// How a dynamic book holds its tiers.
+#[derive(Clone, Debug)]
+enum Tiers {
+    /// Every counterparty's tier, rewritten at each re-tier.
+    Written(Vec<u8>),
+    /// The cut points of the split; tiers are computed when asked for.
+    Cut(Box<QuantileCuts>),
+}
+
+/// The quantile split of an average-yield book as cut points, kept exact under
+/// incremental updates.
+///
+/// Most counterparties never trade with a given market maker, so most scores stay at
+/// the prior ψ₀. The ranking is three runs: scores above ψ₀ (sorted), then everyone at
+/// ψ₀ in tie-key order, then scores below ψ₀ (sorted). The first and last runs are held
+/// in order-statistics sets; the middle run is "every tie key not held by someone else",
+/// so the counterparty at any rank in it is found from the sorted set of keys held
+/// elsewhere, without storing the run. A re-tier moves only the counterparties whose
+/// score changed, then reads the entry at each cut rank.
+#[derive(Clone, Debug)]
+struct QuantileCuts {
+    /// Ranked counterparties with ψ above the prior, best first.
+    above: SortedBlocks<Ranked>,
+    /// Ranked counterparties with ψ below the prior, best first.
+    below: SortedBlocks<Ranked>,
+    /// Tie keys outside the middle run: own slot, pinned, `above` and `below`.
+    keys_elsewhere: SortedBlocks<u32>,
+    /// Number of ranked counterparties (slots less own and pinned).
+    ranked_count: usize,
+    /// The entry at each cut rank ⌈t·n/K⌉, t = 1..K−1, that is below n.
+    cuts: Vec<Ranked>,
+    /// ψ updated since the last re-tier, by slot: applied at the next re-tier, so
+    /// tiers in between stay those set from the scores at the re-tier.
+    pending: BTreeMap<u32, f64>,
+}
+
+impl QuantileCuts {
+    /// The split of a book whose scores are all at the prior.
+    fn at_prior(scores: &Scores) -> Self {
+        let n = scores.average_yield.len();
+        let mut keys: Vec<u32> = std::iter::once(scores.own_index)
+            .chain(scores.pinned.iter().map(|&(slot, _)| slot))
+            .filter(|&c| c < n)
+            .map(|c| scores.order.key(c as u32))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Self {
+            above: SortedBlocks::new(),
+            below: SortedBlocks::new(),
+            ranked_count: n - keys.len(),
+            keys_elsewhere: SortedBlocks::from_sorted(&keys),
+            cuts: Vec::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Moves counterparty `c` from ψ `old` to ψ `new` among the three runs.
+    fn rescore(&mut self, scores: &Scores, c: usize, old: f64, new: f64) {
+        let prior = scores.prior_yield;
+        let key = scores.order.key(c as u32);
+        let run = |psi: f64| psi.total_cmp(&prior);
+        let (from, to) = (run(old), run(new));
+        let was_held = match from {
+            Ordering::Greater => self.above.remove(&scores.ranked(c, old)),
+            Ordering::Less => self.below.remove(&scores.ranked(c, old)),
+            Ordering::Equal => true,
+        };
+        debug_assert!(was_held, "slot {c} was not in its run");
+        match to {
+            Ordering::Greater => self.above.insert(scores.ranked(c, new)),
+            Ordering::Less => self.below.insert(scores.ranked(c, new)),
+            Ordering::Equal => {}
+        }
+        match (from == Ordering::Equal, to == Ordering::Equal) {
+            (true, false) => self.keys_elsewhere.insert(key),
+            (false, true) => {
+                self.keys_elsewhere.remove(&key);
+            }
+            _ => {}
+        }
+    }
+
+    /// The ranked counterparty at rank `r` (< ranked_count).
+    fn at_rank(&self, r: usize, prior: f64) -> Ranked {
+        let above = self.above.len();
+        let middle = self.ranked_count - above - self.below.len();
+        if r < above {
+            self.above.nth(r).expect("rank within the above run")
+        } else if r < above + middle {
+            Ranked {
+                score: prior,
+                key: self.keys_elsewhere.nth_missing((r - above) as u32),
+            }
+        } else {
+            self.below
+                .nth(r - above - middle)
+                .expect("rank within the below run")
+        }
+    }
+
+    /// Recomputes the cut entries: tier t starts at rank ⌈t·n/K⌉.
+    fn recut(&mut self, tiers: u8, prior: f64) {
+        let n = self.ranked_count;
+        let k = usize::from(tiers.max(1));
+        self.cuts.clear();
+        for t in 1..k {
+            let rank = (t * n).div_ceil(k);
+            if rank >= n {
+                break;
+            }
+            let entry = self.at_rank(rank, prior);
+            self.cuts.push(entry);
+        }
+    }
+
+    /// The tier of a counterparty ranked at `entry`: the number of cut ranks at or
+    /// before its rank, i.e. ⌊r·K/n⌋.
+    #[inline]
+    fn tier(&self, entry: &Ranked) -> u8 {
+        self.cuts.partition_point(|cut| cut <= entry) as u8
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Ranking {
+    Fixed(Vec<u8>),
+    Dynamic { scores: Box<Scores>, tiers: Tiers },
 }
 
 /// One market maker's view of all its counterparties: investors `0..N` then market makers
@@ -55,47 +267,57 @@ impl Scores {
 #[derive(Component, Clone, Debug)]
 pub struct CounterpartyBook {
     tiers_count: u8,
-    /// Tier of each counterparty, 0 the best.
-    tiers: Vec<u8>,
-    /// `None` for fixed tiering.
-    scores: Option<Scores>,
-    /// This market maker's own counterparty index, excluded from the ranking.
-    own_index: usize,
+    counterparties: usize,
+    ranking: Ranking,
 }
 
 impl CounterpartyBook {
     /// A score-based book over `counterparties` slots. Tiers start from the prior scores,
     /// i.e. by the book's tie order (all scores equal), which `tie_salt` picks.
+    /// Average-yield books use `method`; revenue-rate books always re-rank in full.
     pub fn dynamic(
         kind: ScoreKind,
         config: &DynamicTiering,
         counterparties: usize,
         own_index: usize,
         tie_salt: u32,
+        method: TieringMethod,
     ) -> Self {
         let revenue_rate = kind == ScoreKind::RevenueRate;
         let per_slot = |on: bool| if on { counterparties } else { 0 };
+        let scores = Scores {
+            kind,
+            weight: config.weight,
+            retier_every: config.retier_every,
+            prior_yield: config.prior_yield,
+            average_yield: vec![config.prior_yield; counterparties],
+            realised: vec![false; per_slot(revenue_rate)],
+            volume_ewma: vec![0.0; per_slot(revenue_rate)],
+            volume_tick: vec![0; per_slot(revenue_rate)],
+            order: TieOrder::new(
+                u32::try_from(counterparties).expect("slot count fits u32 (validated)"),
+                tie_salt,
+            ),
+            pinned: config
+                .pinned_investors
+                .iter()
+                .map(|(&id, &tier)| (id as usize, tier))
+                .filter(|&(slot, _)| slot < counterparties)
+                .collect(),
+            own_index,
+        };
+        let tiers = if method == TieringMethod::Incremental && !revenue_rate {
+            Tiers::Cut(Box::new(QuantileCuts::at_prior(&scores)))
+        } else {
+            Tiers::Written(vec![0; counterparties])
+        };
         let mut book = Self {
             tiers_count: config.tiers,
-            tiers: vec![0; counterparties],
-            scores: Some(Scores {
-                kind,
-                weight: config.weight,
-                retier_every: config.retier_every,
-                prior_yield: config.prior_yield,
-                average_yield: vec![config.prior_yield; counterparties],
-                realised: vec![false; per_slot(revenue_rate)],
-                volume_ewma: vec![0.0; per_slot(revenue_rate)],
-                volume_tick: vec![0; per_slot(revenue_rate)],
-                tie_salt,
-                pinned: config
-                    .pinned_investors
-                    .iter()
-                    .map(|(&id, &tier)| (id as usize, tier))
-                    .filter(|&(slot, _)| slot < counterparties)
-                    .collect(),
-            }),
-            own_index,
+            counterparties,
+            ranking: Ranking::Dynamic {
+                scores: Box::new(scores),
+                tiers,
+            },
         };
         book.retier(0);
         book
@@ -105,14 +327,12 @@ impl CounterpartyBook {
     pub fn fixed(
         config: &FixedTiering,
         counterparties: usize,
-        own_index: usize,
         tier_of: impl Fn(usize) -> u8,
     ) -> Self {
         Self {
             tiers_count: config.tiers,
-            tiers: (0..counterparties).map(tier_of).collect(),
-            scores: None,
-            own_index,
+            counterparties,
+            ranking: Ranking::Fixed((0..counterparties).map(tier_of).collect()),
         }
     }
 
@@ -121,80 +341,127 @@ impl CounterpartyBook {
         self.tiers_count
     }
 
-    /// The tier quoted to counterparty `c`.
+    /// The tier quoted to counterparty `c`, as set at the last re-tier.
     #[inline]
     pub fn tier(&self, c: usize) -> u8 {
-        self.tiers[c]
+        match &self.ranking {
+            Ranking::Fixed(tiers)
+            | Ranking::Dynamic {
+                tiers: Tiers::Written(tiers),
+                ..
+            } => tiers[c],
+            Ranking::Dynamic {
+                scores,
+                tiers: Tiers::Cut(cuts),
+            } => match scores.pinned_tier(c) {
+                Some(tier) => tier,
+                None => cuts.tier(&scores.ranked(c, scores.average_yield[c])),
+            },
+        }
     }
 
-    /// The score ψ of counterparty `c` at `tick` (NaN for fixed books, which keep none).
+    /// The score ψ of counterparty `c` at `tick`, including updates since the last
+    /// re-tier (NaN for fixed books, which keep none).
     pub fn score(&self, c: usize, tick: u32) -> f64 {
-        match &self.scores {
-            None => f64::NAN,
-            Some(s) => s.psi(c, tick),
+        match &self.ranking {
+            Ranking::Fixed(_) => f64::NAN,
+            Ranking::Dynamic {
+                scores,
+                tiers: Tiers::Cut(cuts),
+            } => cuts
+                .pending
+                .get(&(c as u32))
+                .copied()
+                .unwrap_or_else(|| scores.psi(c, tick)),
+            Ranking::Dynamic { scores, .. } => scores.psi(c, tick),
         }
     }
 
     /// Number of counterparty slots.
     pub fn len(&self) -> usize {
-        self.tiers.len()
+        self.counterparties
     }
 
     /// Whether the book has no slots.
     pub fn is_empty(&self) -> bool {
-        self.tiers.is_empty()
+        self.counterparties == 0
     }
 
     /// Records a realised trade's yield for counterparty `c`: ψ ← (1−β)ψ + β·yield.
     pub fn record_yield(&mut self, c: usize, trade_yield: f64) {
-        if let Some(s) = &mut self.scores {
-            let old = s.average_yield[c];
-            s.average_yield[c] = old + s.weight * (trade_yield - old);
-            if let Some(realised) = s.realised.get_mut(c) {
-                *realised = true;
+        let Ranking::Dynamic { scores, tiers } = &mut self.ranking else {
+            return;
+        };
+        let ewma = |old: f64| old + scores.weight * (trade_yield - old);
+        match tiers {
+            Tiers::Cut(cuts) => {
+                let slot = c as u32;
+                let old = cuts
+                    .pending
+                    .get(&slot)
+                    .copied()
+                    .unwrap_or(scores.average_yield[c]);
+                cuts.pending.insert(slot, ewma(old));
+            }
+            Tiers::Written(_) => {
+                scores.average_yield[c] = ewma(scores.average_yield[c]);
+                if let Some(realised) = scores.realised.get_mut(c) {
+                    *realised = true;
+                }
             }
         }
     }
 
     /// Records traded volume with counterparty `c` at `tick` (revenue-rate books only).
     pub fn record_volume(&mut self, c: usize, volume: f64, tick: u32) {
-        if let Some(s) = &mut self.scores
-            && s.kind == ScoreKind::RevenueRate
+        if let Ranking::Dynamic { scores, .. } = &mut self.ranking
+            && scores.kind == ScoreKind::RevenueRate
         {
-            let current = decayed(s, c, tick);
-            s.volume_ewma[c] = current + s.weight * volume;
-            s.volume_tick[c] = tick;
+            let current = decayed(scores, c, tick);
+            scores.volume_ewma[c] = current + scores.weight * volume;
+            scores.volume_tick[c] = tick;
         }
     }
 
     /// Whether the book re-tiers at `tick`.
     pub fn retiers_at(&self, tick: u32) -> bool {
-        self.scores
-            .as_ref()
-            .is_some_and(|s| tick.is_multiple_of(s.retier_every))
+        match &self.ranking {
+            Ranking::Fixed(_) => false,
+            Ranking::Dynamic { scores, .. } => tick.is_multiple_of(scores.retier_every),
+        }
     }
 
     /// Splits counterparties into K quantiles of ψ as of `tick`: highest scores → tier 0,
     /// equal scores in the book's fixed tie order.
     pub fn retier(&mut self, tick: u32) {
-        let Some(scores) = &self.scores else { return };
-        // `pinned` is sorted by slot (it comes from a BTreeMap).
-        let is_pinned = |c: usize| {
-            scores
-                .pinned
-                .binary_search_by_key(&c, |&(slot, _)| slot)
-                .is_ok()
+        let Ranking::Dynamic { scores, tiers } = &mut self.ranking else {
+            return;
         };
-        let mut ranked: Vec<RankEntry> = (0..self.tiers.len())
-            .filter(|&c| c != self.own_index && (scores.pinned.is_empty() || !is_pinned(c)))
-            .map(|c| {
-                let slot = c as u32;
-                (scores.psi(c, tick), tie_key(slot, scores.tie_salt), slot)
-            })
-            .collect();
-        assign_quantile_tiers(&mut ranked, self.tiers_count, &mut self.tiers);
-        for &(slot, tier) in &scores.pinned {
-            self.tiers[slot] = tier;
+        match tiers {
+            Tiers::Cut(cuts) => {
+                for (slot, new) in std::mem::take(&mut cuts.pending) {
+                    let c = slot as usize;
+                    let old = scores.average_yield[c];
+                    if !scores.unranked(c) {
+                        cuts.rescore(scores, c, old, new);
+                    }
+                    scores.average_yield[c] = new;
+                }
+                cuts.recut(self.tiers_count, scores.prior_yield);
+            }
+            Tiers::Written(out) => {
+                let mut ranked: Vec<RankEntry> = (0..out.len())
+                    .filter(|&c| !scores.unranked(c))
+                    .map(|c| {
+                        let r = scores.ranked(c, scores.psi(c, tick));
+                        (r.score, r.key, c as u32)
+                    })
+                    .collect();
+                assign_quantile_tiers(&mut ranked, self.tiers_count, out);
+                for &(slot, tier) in &scores.pinned {
+                    out[slot] = tier;
+                }
+            }
         }
     }
 }
@@ -210,20 +477,8 @@ fn decayed(s: &Scores, c: usize, tick: u32) -> f64 {
 /// A counterparty in a ranking: (score ψ, tie key, counterparty slot).
 pub type RankEntry = (f64, u32, u32);
 
-/// The position of counterparty `slot` in a book's tie order: a bijective 32-bit mix
-/// (lowbias32) of the slot and the book's salt. Equal scores are a fixed order, as the
-/// spec asks, but a different one in each book, so that no investor is favoured by its
-/// id everywhere and market makers do not all start in each other's worst tier.
-pub fn tie_key(slot: u32, salt: u32) -> u32 {
-    let mut x = slot ^ salt;
-    x ^= x >> 16;
-    x = x.wrapping_mul(0x7feb_352d);
-    x ^= x >> 15;
-    x = x.wrapping_mul(0x846c_a68b);
-    x ^ (x >> 16)
-}
-
-/// Ranking order: higher score first, then lower tie key (keys are distinct).
+/// Ranking order: higher score first, then lower tie key (keys are distinct); the
+/// same order as [`Ranked`].
 fn better_first(a: &RankEntry, b: &RankEntry) -> Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
 }
@@ -309,7 +564,14 @@ mod tests {
             prior_yield: 0.0,
             pinned_investors: Default::default(),
         };
-        let mut book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 3, 2, 0);
+        let mut book = CounterpartyBook::dynamic(
+            ScoreKind::AverageYield,
+            &config,
+            3,
+            2,
+            0,
+            TieringMethod::Incremental,
+        );
         book.record_yield(0, 1.0);
         book.record_yield(0, 1.0);
         assert!((book.score(0, 0) - 0.19).abs() < 1e-15);
@@ -328,11 +590,25 @@ mod tests {
             pinned_investors: Default::default(),
         };
         // Before any realised trade, ψ is the prior whatever the volume.
-        let mut fresh = CounterpartyBook::dynamic(ScoreKind::RevenueRate, &config, 2, 1, 0);
+        let mut fresh = CounterpartyBook::dynamic(
+            ScoreKind::RevenueRate,
+            &config,
+            2,
+            1,
+            0,
+            TieringMethod::Incremental,
+        );
         fresh.record_volume(0, 4.0, 10);
         assert_eq!(fresh.score(0, 10), 1.0);
 
-        let mut book = CounterpartyBook::dynamic(ScoreKind::RevenueRate, &config, 2, 1, 0);
+        let mut book = CounterpartyBook::dynamic(
+            ScoreKind::RevenueRate,
+            &config,
+            2,
+            1,
+            0,
+            TieringMethod::Incremental,
+        );
         // A realised yield equal to the prior leaves the average yield at 1.
         book.record_yield(0, 1.0);
         book.record_volume(0, 4.0, 10);
@@ -354,7 +630,14 @@ mod tests {
             pinned_investors: Default::default(),
         };
         let tiers = |salt: u32| {
-            let book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 1000, 999, salt);
+            let book = CounterpartyBook::dynamic(
+                ScoreKind::AverageYield,
+                &config,
+                1000,
+                999,
+                salt,
+                TieringMethod::Incremental,
+            );
             (0..999).map(|c| book.tier(c)).collect::<Vec<u8>>()
         };
         // Same salt, same order; another salt, another order; always balanced quantiles.
@@ -369,14 +652,92 @@ mod tests {
         }
     }
 
+    /// The incremental cut points give the same tier as the full re-ranking for every
+    /// counterparty after every re-tier: random yields, some exactly at the prior (which
+    /// rejoin the prior run), pinned investors, K from 1 to 7, tiny and odd populations.
     #[test]
-    fn tie_keys_are_a_permutation() {
-        let mut keys: Vec<u32> = (0..100_000)
-            .map(|slot| tie_key(slot, 0xDEAD_BEEF))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        assert_eq!(keys.len(), 100_000);
+    fn incremental_cuts_match_the_reference_ranking() {
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        for (n, tiers, prior, pinned) in [
+            (1usize, 3u8, 0.0, vec![]),
+            (2, 5, 0.0, vec![]),
+            (7, 3, 0.25, vec![(2u32, 1u8)]),
+            (60, 7, 0.0, vec![(0, 6), (59, 0)]),
+            (3001, 5, -0.5, vec![(17, 4), (2000, 0)]),
+            (2500, 1, 0.0, vec![]),
+        ] {
+            let config = DynamicTiering {
+                tiers,
+                weight: 0.3,
+                retier_every: 1,
+                prior_yield: prior,
+                pinned_investors: pinned.into_iter().collect(),
+            };
+            let own = n - 1;
+            let build = |method| {
+                CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, n, own, 5, method)
+            };
+            let (mut fast, mut reference) = (
+                build(TieringMethod::Incremental),
+                build(TieringMethod::Reference),
+            );
+            for tick in 0..40 {
+                for _ in 0..(next() % (n as u64 / 3 + 2)) {
+                    let c = (next() % n as u64) as usize;
+                    if c == own {
+                        continue;
+                    }
+                    // A third of the yields repeat a few values, some equal to the prior.
+                    let y = match next() % 6 {
+                        0 => prior,
+                        1 => prior + 0.5,
+                        _ => (next() % 2001) as f64 / 1000.0 - 1.0,
+                    };
+                    fast.record_yield(c, y);
+                    reference.record_yield(c, y);
+                    assert_eq!(fast.score(c, tick), reference.score(c, tick));
+                }
+                fast.retier(tick);
+                reference.retier(tick);
+                for c in (0..n).filter(|&c| c != own) {
+                    assert_eq!(
+                        fast.tier(c),
+                        reference.tier(c),
+                        "n {n} K {tiers} tick {tick} slot {c}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Between re-tiers, tiers stay those set at the last one, whatever yields arrive.
+    #[test]
+    fn tiers_hold_between_retiers() {
+        let config = DynamicTiering {
+            tiers: 2,
+            weight: 1.0,
+            retier_every: 4,
+            prior_yield: 0.0,
+            pinned_investors: Default::default(),
+        };
+        for method in [TieringMethod::Incremental, TieringMethod::Reference] {
+            let mut book =
+                CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 5, 4, 1, method);
+            book.record_yield(0, -1.0);
+            book.retier(0);
+            assert_eq!(book.tier(0), 1);
+            book.record_yield(0, 1.0);
+            assert_eq!(book.score(0, 1), 1.0);
+            assert_eq!(book.tier(0), 1, "{method:?}: not re-tiered yet");
+            book.retier(4);
+            assert_eq!(book.tier(0), 0, "{method:?}");
+        }
     }
 
     #[test]
@@ -388,7 +749,14 @@ mod tests {
             prior_yield: 0.0,
             pinned_investors: [(1, 1)].into_iter().collect(),
         };
-        let mut book = CounterpartyBook::dynamic(ScoreKind::AverageYield, &config, 5, 4, 0);
+        let mut book = CounterpartyBook::dynamic(
+            ScoreKind::AverageYield,
+            &config,
+            5,
+            4,
+            0,
+            TieringMethod::Incremental,
+        );
         // Investor 1 has the best score but stays pinned at tier 1; the other three are
         // split between tiers 0 and 1 on their own.
         for (slot, y) in [(0, 0.3), (1, 9.0), (2, 0.2), (3, 0.1)] {

@@ -1,0 +1,301 @@
+//! Order statistics for incremental tiering: a sorted multiset in blocks (insert, remove
+//! and the i-th smallest in time that follows the set's size, not the population's), and
+//! a book's tie order, a permutation of the counterparty slots.
+
+/// Elements per block after a split; a block splits when it grows past twice this.
+/// Small enough that an insert's memmove stays in L1, large enough that walking the
+/// block lengths for an order statistic is short.
+const BLOCK: usize = 512;
+
+/// A sorted multiset of `T` kept as a list of sorted blocks.
+///
+/// Insert and remove cost O(log n + BLOCK); the i-th smallest costs O(n / BLOCK), which
+/// is what a quantile split needs: a handful of order statistics per re-tier against
+/// thousands of updates.
+#[derive(Clone, Debug, Default)]
+pub struct SortedBlocks<T> {
+    blocks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T: Ord + Copy> SortedBlocks<T> {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self {
+            blocks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// The set of `items`, which must be sorted.
+    pub fn from_sorted(items: &[T]) -> Self {
+        debug_assert!(items.is_sorted());
+        Self {
+            blocks: items.chunks(BLOCK).map(<[T]>::to_vec).collect(),
+            len: items.len(),
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The block that holds, or would hold, `x`: the first whose last element is ≥ `x`,
+    /// else the last block.
+    fn block_for(&self, x: &T) -> usize {
+        let first_not_below = self
+            .blocks
+            .partition_point(|b| b.last().is_some_and(|last| last < x));
+        first_not_below.min(self.blocks.len().saturating_sub(1))
+    }
+
+    /// Adds `x`.
+    pub fn insert(&mut self, x: T) {
+        if self.blocks.is_empty() {
+            self.blocks.push(Vec::with_capacity(2 * BLOCK + 1));
+        }
+        let b = self.block_for(&x);
+        let block = &mut self.blocks[b];
+        let at = block.partition_point(|y| y <= &x);
+        block.insert(at, x);
+        if block.len() > 2 * BLOCK {
+            let upper = block.split_off(BLOCK);
+            self.blocks.insert(b + 1, upper);
+        }
+        self.len += 1;
+    }
+
+    /// Removes one copy of `x`; returns whether there was one.
+    pub fn remove(&mut self, x: &T) -> bool {
+        if self.blocks.is_empty() {
+            return false;
+        }
+        let b = self.block_for(x);
+        let block = &mut self.blocks[b];
+        let Ok(at) = block.binary_search(x) else {
+            return false;
+        };
+        block.remove(at);
+        if block.is_empty() {
+            self.blocks.remove(b);
+        }
+        self.len -= 1;
+        true
+    }
+
+    /// The `i`-th smallest element (from 0), if there are more than `i`.
+    pub fn nth(&self, mut i: usize) -> Option<T> {
+        for block in &self.blocks {
+            if i < block.len() {
+                return Some(block[i]);
+            }
+            i -= block.len();
+        }
+        None
+    }
+
+    /// All elements in order.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.blocks.iter().flatten()
+    }
+}
+
+impl SortedBlocks<u32> {
+    /// The `j`-th smallest (from 0) of the integers `0..` that are not in the set.
+    ///
+    /// With the set sorted as e₀ < e₁ < …, eᵢ − i integers below eᵢ are missing, and
+    /// that count never decreases with i; the answer is j + i for the first i with
+    /// eᵢ − i > j (or j + len when there is none). Elements must be distinct.
+    pub fn nth_missing(&self, j: u32) -> u32 {
+        let j = u64::from(j);
+        let mut before = 0u64;
+        for block in &self.blocks {
+            let last = block.last().copied().map_or(0, u64::from);
+            let missing_below_last = last - (before + block.len() as u64 - 1);
+            if missing_below_last > j {
+                // First local index l with block[l] − (before + l) > j.
+                let (mut lo, mut hi) = (0usize, block.len() - 1);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if u64::from(block[mid]) - (before + mid as u64) > j {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                return (j + before + lo as u64) as u32;
+            }
+            before += block.len() as u64;
+        }
+        (j + before) as u32
+    }
+}
+
+/// A book's tie order: a permutation of `0..n` (the counterparty slots) drawn by a salt.
+///
+/// Equal scores rank by this key, lowest first. A permutation of `0..n`, rather than a
+/// hash into all of `u32`, is what lets incremental tiering find the counterparty at any
+/// rank among the many that share the prior score: it is the j-th key of `0..n` not held
+/// by someone whose score moved ([`SortedBlocks::nth_missing`]).
+///
+/// The key is a bijective mix of `⌈log₂ n⌉`-bit integers (xor with the salt, then
+/// xorshift-multiply rounds), cycle-walked until it lands below n: the standard way to
+/// turn a permutation of a power-of-two range into one of `0..n`. Each step needs on
+/// average fewer than two rounds.
+#[derive(Clone, Copy, Debug)]
+pub struct TieOrder {
+    n: u32,
+    bits: u32,
+    mask: u32,
+    salt: u32,
+}
+
+impl TieOrder {
+    /// The order of `n` slots drawn by `salt`.
+    pub fn new(n: u32, salt: u32) -> Self {
+        let bits = u32::BITS - n.saturating_sub(1).leading_zeros();
+        let mask = if bits == 32 {
+            u32::MAX
+        } else {
+            (1u32 << bits) - 1
+        };
+        Self {
+            n,
+            bits,
+            mask,
+            salt: salt & mask,
+        }
+    }
+
+    /// Number of slots ordered.
+    pub fn len(&self) -> u32 {
+        self.n
+    }
+
+    /// Whether no slot is ordered.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The position of `slot` (< n) in the order: a distinct key in `0..n`.
+    #[inline]
+    pub fn key(&self, slot: u32) -> u32 {
+        debug_assert!(slot < self.n);
+        let mut x = slot;
+        loop {
+            x = self.mix(x);
+            if x < self.n {
+                return x;
+            }
+        }
+    }
+
+    /// A bijection of `bits`-bit integers: every step is invertible modulo 2^bits.
+    #[inline]
+    fn mix(&self, x: u32) -> u32 {
+        let (mask, bits) = (self.mask, self.bits);
+        let mut x = (x ^ self.salt) & mask;
+        x ^= x >> bits.div_ceil(2).max(1);
+        x = x.wrapping_mul(0x7feb_352d) & mask;
+        x ^= x >> (bits / 3).max(1);
+        x = x.wrapping_mul(0x846c_a68b) & mask;
+        x ^ (x >> bits.div_ceil(2).max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(state: &mut u64) -> u64 {
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *state >> 33
+    }
+
+    #[test]
+    fn sorted_blocks_follow_a_sorted_vector_through_inserts_and_removes() {
+        let mut state = 7u64;
+        let mut set = SortedBlocks::new();
+        let mut reference: Vec<u64> = Vec::new();
+        for step in 0..20_000 {
+            let x = lcg(&mut state) % 3000;
+            if step % 3 == 2 {
+                let removed = set.remove(&x);
+                let position = reference.iter().position(|&y| y == x);
+                assert_eq!(removed, position.is_some());
+                if let Some(p) = position {
+                    reference.remove(p);
+                }
+            } else {
+                set.insert(x);
+                let at = reference.partition_point(|&y| y <= x);
+                reference.insert(at, x);
+            }
+        }
+        assert_eq!(set.len(), reference.len());
+        assert!(set.len() > 4 * BLOCK, "the test must exercise splits");
+        assert_eq!(set.iter().copied().collect::<Vec<_>>(), reference);
+        for (i, &x) in reference.iter().enumerate().step_by(97) {
+            assert_eq!(set.nth(i), Some(x));
+        }
+        assert_eq!(set.nth(reference.len()), None);
+    }
+
+    #[test]
+    fn nth_missing_counts_the_integers_left_out() {
+        let mut state = 11u64;
+        for universe in [1u32, 2, 10, 1000, 5000] {
+            let mut keys: Vec<u32> = (0..universe / 3)
+                .map(|_| (lcg(&mut state) % u64::from(universe)) as u32)
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let set = SortedBlocks::from_sorted(&keys);
+            let missing: Vec<u32> = (0..universe)
+                .filter(|k| keys.binary_search(k).is_err())
+                .collect();
+            for (j, &k) in missing.iter().enumerate() {
+                assert_eq!(set.nth_missing(j as u32), k, "universe {universe}, j {j}");
+            }
+        }
+        assert_eq!(SortedBlocks::<u32>::new().nth_missing(41), 41);
+    }
+
+    #[test]
+    fn tie_order_is_a_permutation_for_every_size() {
+        for n in (0u32..70).chain([127, 128, 129, 1000, 65_537]) {
+            for salt in [0, 1, 0xDEAD_BEEF] {
+                let order = TieOrder::new(n, salt);
+                let mut keys: Vec<u32> = (0..n).map(|s| order.key(s)).collect();
+                keys.sort_unstable();
+                assert!(keys.iter().copied().eq(0..n), "n {n} salt {salt}");
+            }
+        }
+    }
+
+    #[test]
+    fn tie_orders_differ_by_salt_and_look_shuffled() {
+        let n = 10_000;
+        let (a, b) = (TieOrder::new(n, 7), TieOrder::new(n, 8));
+        let differ = (0..n).filter(|&s| a.key(s) != b.key(s)).count();
+        assert!(differ > 9_900, "{differ}");
+        // Neighbouring slots land far apart: the first 1,000 slots spread over all ten
+        // deciles of keys, about 100 in each.
+        let mut deciles = [0u32; 10];
+        for s in 0..1000 {
+            deciles[(a.key(s) / 1000) as usize] += 1;
+        }
+        assert!(
+            deciles.iter().all(|&c| (60..=140).contains(&c)),
+            "{deciles:?}"
+        );
+    }
+}
