@@ -1,6 +1,7 @@
 //! Whole-run benchmarks (`dealersim bench`): the S/M/L/XL ladder of
 //! `scenarios/bench/`, with wall time, throughput, peak memory and the time split by
-//! phase, plus a "floor" program doing only the irreducible work of a rung.
+//! phase, plus a "floor" program doing only the irreducible work of a rung; and the
+//! population-scaling study (`scenarios/bench/scaling.ron`).
 
 use std::time::Instant;
 
@@ -8,13 +9,14 @@ use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use crate::Simulation;
 use crate::agents::investor::population_profiles;
 use crate::dealers::QuoteCurve;
 use crate::experiments::{Variant, replicate};
 use crate::market::reference_curve::CurveShape;
 use crate::rng::{StreamDomain, stream};
 use crate::scenario::load::parse_ron;
-use crate::scenario::{Problem, Scenario, validate};
+use crate::scenario::{InvestorGroup, InvestorSpec, Problem, Scenario, validate};
 use crate::schedule::TickPhase;
 
 /// A rung of the benchmark ladder (`BenchRung(...)` in RON).
@@ -84,21 +86,33 @@ pub fn load_rung(name: &str) -> Result<BenchRung, BenchError> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .ok_or_else(|| BenchError::Unknown(name.to_string()))?;
-    let rung: BenchRung = parse_ron(text).map_err(|f| BenchError::Parse {
+    let rung: BenchRung = parse_bundled(name, text)?;
+    check_scenario(name, &rung.scenario)?;
+    Ok(rung)
+}
+
+/// Parses a bundled RON file; a failure is a bug, reported with line, column and field.
+fn parse_bundled<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, BenchError> {
+    parse_ron(text).map_err(|f| BenchError::Parse {
         name: name.to_string(),
         message: format!(
             "{}:{} at `{}`: {}",
             f.position.line, f.position.column, f.field_path, f.message
         ),
-    })?;
-    let problems = validate(&rung.scenario);
-    if !problems.is_empty() {
-        return Err(BenchError::Invalid {
+    })
+}
+
+/// Validates a benchmark's scenario.
+fn check_scenario(name: &str, scenario: &Scenario) -> Result<(), BenchError> {
+    let problems = validate(scenario);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(BenchError::Invalid {
             name: name.to_string(),
             problems,
-        });
+        })
     }
-    Ok(rung)
 }
 
 /// Time spent in one phase.
@@ -198,14 +212,7 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
         trades,
         trades_per_second: trades as f64 / wall_seconds,
         peak_memory_mib: peak_memory_mib(),
-        phase_seconds: TickPhase::ALL
-            .iter()
-            .zip(phases)
-            .map(|(p, seconds)| PhaseTime {
-                phase: format!("{p:?}"),
-                seconds,
-            })
-            .collect(),
+        phase_seconds: phase_times(phases),
         floor_seconds,
         floor_ratio: floor_seconds.map(|f| wall_seconds / f),
     })
@@ -224,6 +231,190 @@ pub fn peak_memory_mib() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The population-scaling study (`ScalingStudy(...)` in RON): one market at several
+/// population sizes with the same expected number of trades per tick.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "ScalingStudy")]
+pub struct ScalingStudy {
+    /// What the study is.
+    #[serde(default)]
+    pub description: String,
+    /// Investor counts, each ≥ 1.
+    pub populations: Vec<u32>,
+    /// Expected investor trades per tick at every population (> 0).
+    pub trades_per_tick: f64,
+    /// Runs per population; the median time per tick is reported. ≥ 1.
+    pub repeats: u32,
+    /// The template: its first investor group is resized to each population and its
+    /// p_trade law scaled to `trades_per_tick` (see [`ScalingStudy::scenario_for`]).
+    pub scenario: Scenario,
+}
+
+/// The bundled scaling study.
+pub const SCALING_STUDY: &str = include_str!("../scenarios/bench/scaling.ron");
+
+/// Loads the bundled scaling study and checks every population's scenario.
+///
+/// # Errors
+/// Parse or validation errors (bugs in the bundled file).
+pub fn load_scaling_study() -> Result<ScalingStudy, BenchError> {
+    let name = "scaling";
+    let study: ScalingStudy = parse_bundled(name, SCALING_STUDY)?;
+    if study.populations.is_empty() || study.repeats == 0 {
+        return Err(BenchError::Parse {
+            name: name.to_string(),
+            message: "`populations` must not be empty and `repeats` must be ≥ 1".to_string(),
+        });
+    }
+    for &n in &study.populations {
+        check_scenario(&format!("{name} at N = {n}"), &study.scenario_for(n)?)?;
+    }
+    Ok(study)
+}
+
+impl ScalingStudy {
+    /// The template with `investors` investors and p_trade scaled so that
+    /// N·E[p_trade] = `trades_per_tick`: the first group's count is set and both ends
+    /// of its p_trade law multiplied by one factor; any other investors are dropped.
+    ///
+    /// # Errors
+    /// [`BenchError::Parse`] when the template has no investor group.
+    pub fn scenario_for(&self, investors: u32) -> Result<Scenario, BenchError> {
+        let mut scenario = self.scenario.clone();
+        let group = scenario
+            .investors
+            .iter()
+            .find_map(|spec| match spec {
+                InvestorSpec::Group(g) => Some(g.clone()),
+                InvestorSpec::Investor(_) => None,
+            })
+            .ok_or_else(|| BenchError::Parse {
+                name: "scaling".to_string(),
+                message: "the template scenario needs an investor Group".to_string(),
+            })?;
+        let factor = self.trades_per_tick / (f64::from(investors) * group.p_trade.mean());
+        scenario.investors = vec![InvestorSpec::Group(InvestorGroup {
+            count: investors,
+            p_trade: group.p_trade.scaled(factor),
+            ..group
+        })];
+        scenario.name = format!("{}-{investors}", scenario.name);
+        Ok(scenario)
+    }
+}
+
+/// One run of the scaling study at one population.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScalingPoint {
+    /// Investors.
+    pub investors: u64,
+    /// Ticks run.
+    pub ticks: u64,
+    /// Building the world (O(N): every investor is spawned), seconds.
+    pub setup_seconds: f64,
+    /// Running all ticks, seconds.
+    pub run_seconds: f64,
+    /// run_seconds / ticks.
+    pub seconds_per_tick: f64,
+    /// Investor trades executed.
+    pub trades: u64,
+    /// Peak resident memory, MiB.
+    pub peak_memory_mib: f64,
+    /// Seconds per phase.
+    pub phase_seconds: Vec<PhaseTime>,
+}
+
+/// Runs the study's scenario at `investors` in this process.
+///
+/// # Errors
+/// [`BenchError::Run`] when the simulation fails.
+pub fn run_scaling_point(study: &ScalingStudy, investors: u32) -> Result<ScalingPoint, BenchError> {
+    let scenario = study.scenario_for(investors)?;
+    let run_error = |source: Box<dyn std::error::Error + Send + Sync>| BenchError::Run {
+        name: format!("scaling at N = {investors}"),
+        source,
+    };
+    let started = Instant::now();
+    let mut sim = Simulation::new(&scenario).map_err(|e| run_error(Box::new(e)))?;
+    let setup_seconds = started.elapsed().as_secs_f64();
+    sim.enable_phase_timers();
+    let started = Instant::now();
+    sim.run(|_| {}).map_err(|e| run_error(Box::new(e)))?;
+    let run_seconds = started.elapsed().as_secs_f64();
+    let ticks = u64::from(scenario.steps);
+    Ok(ScalingPoint {
+        investors: u64::from(investors),
+        ticks,
+        setup_seconds,
+        run_seconds,
+        seconds_per_tick: run_seconds / ticks.max(1) as f64,
+        trades: sim.summary().iter().map(|s| s.trades).sum(),
+        peak_memory_mib: peak_memory_mib(),
+        phase_seconds: phase_times(sim.phase_seconds().unwrap_or([0.0; 8])),
+    })
+}
+
+/// The study's result: the median run at each population, and the fit.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScalingReport {
+    /// Median run (by time per tick) at each population, smallest N first.
+    pub points: Vec<ScalingPoint>,
+    /// Every run's time per tick at each population, seconds.
+    pub all_seconds_per_tick: Vec<Vec<f64>>,
+    /// Least-squares slope of ln(time per tick) against ln N: 0 is flat, 1 linear.
+    pub log_log_slope: f64,
+    /// Time per tick at the largest N over the smallest.
+    pub largest_to_smallest: f64,
+}
+
+/// Builds the report from the runs at each population (`runs[i]` at `populations[i]`).
+///
+/// # Panics
+/// If a population has no run.
+pub fn scaling_report(runs: Vec<Vec<ScalingPoint>>) -> ScalingReport {
+    let mut points = Vec::new();
+    let mut all_seconds_per_tick = Vec::new();
+    for mut at_n in runs {
+        at_n.sort_by(|a, b| a.seconds_per_tick.total_cmp(&b.seconds_per_tick));
+        all_seconds_per_tick.push(at_n.iter().map(|p| p.seconds_per_tick).collect());
+        points.push(at_n.swap_remove(at_n.len() / 2));
+    }
+    let xy: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| ((p.investors as f64).ln(), p.seconds_per_tick.ln()))
+        .collect();
+    let (first, last) = (&points[0], &points[points.len() - 1]);
+    ScalingReport {
+        log_log_slope: least_squares_slope(&xy),
+        largest_to_smallest: last.seconds_per_tick / first.seconds_per_tick,
+        points,
+        all_seconds_per_tick,
+    }
+}
+
+/// Slope of the least-squares line through `xy` (0 for fewer than two distinct x).
+pub fn least_squares_slope(xy: &[(f64, f64)]) -> f64 {
+    let n = xy.len() as f64;
+    let (mx, my) = xy
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let sxx: f64 = xy.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = xy.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    if sxx > 0.0 { sxy / sxx } else { 0.0 }
+}
+
+/// Phase times by name, in schedule order.
+fn phase_times(seconds: [f64; 8]) -> Vec<PhaseTime> {
+    TickPhase::ALL
+        .iter()
+        .zip(seconds)
+        .map(|(p, seconds)| PhaseTime {
+            phase: format!("{p:?}"),
+            seconds,
+        })
+        .collect()
 }
 
 /// What the floor program did.
@@ -317,6 +508,49 @@ mod tests {
             assert!(rung.replications >= 1);
         }
         assert!(matches!(load_rung("XXL"), Err(BenchError::Unknown(_))));
+    }
+
+    #[test]
+    fn the_scaling_study_keeps_trades_per_tick_fixed() {
+        let study = load_scaling_study().unwrap_or_else(|e| panic!("{e}"));
+        for &n in &study.populations {
+            let scenario = study.scenario_for(n).expect("template has a group");
+            assert_eq!(scenario.investor_count(), u64::from(n));
+            let InvestorSpec::Group(group) = &scenario.investors[0] else {
+                panic!("a group");
+            };
+            let expected = f64::from(n) * group.p_trade.mean();
+            assert!((expected - study.trades_per_tick).abs() < 1e-6 * study.trades_per_tick);
+        }
+        // The realised draws agree: a short run at the smallest population.
+        let mut small = study.clone();
+        small.scenario.steps = 20;
+        let point = run_scaling_point(&small, study.populations[0]).expect("runs");
+        let per_tick = point.trades as f64 / 20.0;
+        assert!(
+            (per_tick - study.trades_per_tick).abs() < 0.1 * study.trades_per_tick,
+            "{per_tick} trades a tick"
+        );
+    }
+
+    #[test]
+    fn the_log_log_slope_of_a_power_law_is_its_exponent() {
+        let xy: Vec<(f64, f64)> = [1e4f64, 1e5, 1e6, 1e7]
+            .iter()
+            .map(|&n| (n.ln(), (3e-4 * n.powf(0.25)).ln()))
+            .collect();
+        assert!((least_squares_slope(&xy) - 0.25).abs() < 1e-12);
+        assert_eq!(least_squares_slope(&[(1.0, 2.0)]), 0.0);
+    }
+
+    #[test]
+    fn the_log_uniform_mean_is_the_closed_form() {
+        let law = crate::scenario::ParamDistribution::LogUniform {
+            min: 1.0,
+            max: std::f64::consts::E,
+        };
+        assert!((law.mean() - (std::f64::consts::E - 1.0)).abs() < 1e-15);
+        assert!((law.scaled(2.0).mean() - 2.0 * law.mean()).abs() < 1e-15);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario};
 use dealersim::{MakerSummary, SimError, run_to_directory};
-use dealersim::{bench, experiments};
+use dealersim::{bench, experiments, schedule};
 
 /// Agent-based simulation of over-the-counter dealer markets.
 #[derive(Parser)]
@@ -52,13 +52,21 @@ enum Command {
     /// Run the benchmark ladder: wall time, throughput, peak memory and phase split per rung.
     Bench {
         /// Rungs to run: S, M, L, XL [default: S M L].
+        #[arg(conflicts_with = "scaling")]
         rungs: Vec<String>,
-        /// Print one JSON array instead of tables.
+        /// Run the population-scaling study (scenarios/bench/scaling.ron) instead: time
+        /// per tick at N = 10k .. 10M with a fixed number of trades per tick.
+        #[arg(long)]
+        scaling: bool,
+        /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
-        /// Internal: run one rung in this process and print its JSON report.
+        /// Internal: run one rung (or one scaling point) in this process, print JSON.
         #[arg(long, hide = true)]
         child: bool,
+        /// Internal: the scaling point's population, with --child --scaling.
+        #[arg(long, hide = true)]
+        population: Option<u32>,
     },
     /// Run one of the paper's experiments (or an experiment file) with replications in parallel.
     Experiment {
@@ -104,7 +112,19 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Bench { rungs, json, child } => bench(rungs, json, child),
+        Command::Bench {
+            rungs,
+            scaling,
+            json,
+            child,
+            population,
+        } => {
+            if scaling {
+                bench_scaling(json, child.then_some(population).flatten())
+            } else {
+                bench(rungs, json, child)
+            }
+        }
         Command::Experiment {
             name,
             list,
@@ -255,16 +275,7 @@ fn bench(rungs: Vec<String>, json: bool, child: bool) -> ExitCode {
             .and_then(|name| bench::load_rung(name).map_err(|e| e.to_string()))
             .and_then(|rung| bench::run_rung(&rung).map_err(|e| e.to_string()))
             .and_then(|report| serde_json::to_string(&report).map_err(|e| e.to_string()));
-        return match report {
-            Ok(line) => {
-                println!("{line}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::from(EXIT_RUN_FAILED)
-            }
-        };
+        return print_child_report(report);
     }
     let names: Vec<String> = if rungs.is_empty() {
         bench::DEFAULT_RUNGS
@@ -289,17 +300,7 @@ fn bench(rungs: Vec<String>, json: bool, child: bool) -> ExitCode {
         if !json {
             eprintln!("running rung {name} ...");
         }
-        let output = std::process::Command::new(&exe)
-            .args(["bench", "--child", name])
-            .output();
-        let report = output.map_err(|e| e.to_string()).and_then(|o| {
-            if o.status.success() {
-                serde_json::from_slice::<bench::RungReport>(&o.stdout).map_err(|e| e.to_string())
-            } else {
-                Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
-            }
-        });
-        match report {
+        match run_child::<bench::RungReport>(&exe, &["bench", "--child", name]) {
             Ok(report) => reports.push(report),
             Err(error) => {
                 eprintln!("error: rung {name}: {error}");
@@ -308,17 +309,135 @@ fn bench(rungs: Vec<String>, json: bool, child: bool) -> ExitCode {
         }
     }
     if json {
-        match serde_json::to_string_pretty(&reports) {
-            Ok(text) => println!("{text}"),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::from(EXIT_RUN_FAILED);
+        return print_json(&reports);
+    }
+    print!("{}", bench_table(&reports));
+    ExitCode::SUCCESS
+}
+
+/// Runs the scaling study: every population `repeats` times, each run in its own child
+/// process (own memory, no warm caches from the last). `child_population`: run that one
+/// point here and print its JSON.
+fn bench_scaling(json: bool, child_population: Option<u32>) -> ExitCode {
+    let study = match bench::load_scaling_study() {
+        Ok(study) => study,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_RUN_FAILED);
+        }
+    };
+    if let Some(n) = child_population {
+        let point = bench::run_scaling_point(&study, n)
+            .map_err(|e| e.to_string())
+            .and_then(|p| serde_json::to_string(&p).map_err(|e| e.to_string()));
+        return print_child_report(point);
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("error: cannot locate the dealersim executable to run the study");
+        return ExitCode::from(EXIT_RUN_FAILED);
+    };
+    let mut runs = Vec::new();
+    for &n in &study.populations {
+        let mut at_n = Vec::new();
+        for repeat in 1..=study.repeats {
+            if !json {
+                eprintln!("N = {n}: run {repeat} of {} ...", study.repeats);
+            }
+            let population = n.to_string();
+            let args = ["bench", "--child", "--scaling", "--population", &population];
+            match run_child::<bench::ScalingPoint>(&exe, &args) {
+                Ok(point) => at_n.push(point),
+                Err(error) => {
+                    eprintln!("error: scaling at N = {n}: {error}");
+                    return ExitCode::from(EXIT_RUN_FAILED);
+                }
             }
         }
-    } else {
-        print!("{}", bench_table(&reports));
+        runs.push(at_n);
+    }
+    let report = bench::scaling_report(runs);
+    if json {
+        return print_json(&report);
+    }
+    println!("scaling study: {}", study.description);
+    println!(
+        "investors  trades/tick  ms/tick (median)  ms/tick (all runs)        setup s  peak MiB"
+    );
+    for (p, all) in report.points.iter().zip(&report.all_seconds_per_tick) {
+        let all: Vec<String> = all.iter().map(|s| format!("{:.2}", s * 1e3)).collect();
+        println!(
+            "{:>9} {:>12.0} {:>17.3} {:>19} {:>14.2} {:>9.0}",
+            p.investors,
+            p.trades as f64 / p.ticks as f64,
+            p.seconds_per_tick * 1e3,
+            all.join(" "),
+            p.setup_seconds,
+            p.peak_memory_mib
+        );
+    }
+    println!(
+        "log-log slope of time per tick against N: {:.3}; largest N / smallest N: {:.2}x",
+        report.log_log_slope, report.largest_to_smallest
+    );
+    println!("\nphase split (% of phase time, median run)");
+    print!("investors");
+    for phase in schedule::TickPhase::ALL {
+        print!(" {:>12}", format!("{phase:?}"));
+    }
+    println!();
+    for p in &report.points {
+        let total: f64 = p.phase_seconds.iter().map(|x| x.seconds).sum();
+        print!("{:>9}", p.investors);
+        for x in &p.phase_seconds {
+            print!(
+                " {:>11.1}%",
+                100.0 * x.seconds / total.max(f64::MIN_POSITIVE)
+            );
+        }
+        println!();
     }
     ExitCode::SUCCESS
+}
+
+/// Prints a child's JSON line, or its error, with the matching exit status.
+fn print_child_report(report: Result<String, String>) -> ExitCode {
+    match report {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+/// Runs `exe args` and parses its standard output as JSON, or returns its error text.
+fn run_child<T: serde::de::DeserializeOwned>(exe: &Path, args: &[&str]) -> Result<T, String> {
+    let output = std::process::Command::new(exe)
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if output.status.success() {
+        serde_json::from_slice::<T>(&output.stdout).map_err(|e| e.to_string())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+    }
+}
+
+/// Prints `value` as pretty JSON.
+fn print_json(value: &impl serde::Serialize) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
 }
 
 /// The human-readable bench report: one row per rung, then the phase split.

@@ -5,7 +5,7 @@
 /// Elements per block after a split; a block splits when it grows past twice this.
 /// Small enough that an insert's memmove stays in L1, large enough that walking the
 /// block lengths for an order statistic is short.
-const BLOCK: usize = 512;
+const BLOCK: usize = 128;
 
 /// A sorted multiset of `T` kept as a list of sorted blocks.
 ///
@@ -15,6 +15,9 @@ const BLOCK: usize = 512;
 #[derive(Clone, Debug, Default)]
 pub struct SortedBlocks<T> {
     blocks: Vec<Vec<T>>,
+    /// The last (largest) element of each block, kept contiguous so that finding a
+    /// block is a binary search in cache rather than a pointer chase per probe.
+    maxima: Vec<T>,
     len: usize,
 }
 
@@ -23,6 +26,7 @@ impl<T: Ord + Copy> SortedBlocks<T> {
     pub fn new() -> Self {
         Self {
             blocks: Vec::new(),
+            maxima: Vec::new(),
             len: 0,
         }
     }
@@ -30,8 +34,10 @@ impl<T: Ord + Copy> SortedBlocks<T> {
     /// The set of `items`, which must be sorted.
     pub fn from_sorted(items: &[T]) -> Self {
         debug_assert!(items.is_sorted());
+        let blocks: Vec<Vec<T>> = items.chunks(BLOCK).map(<[T]>::to_vec).collect();
         Self {
-            blocks: items.chunks(BLOCK).map(<[T]>::to_vec).collect(),
+            maxima: blocks.iter().filter_map(|b| b.last().copied()).collect(),
+            blocks,
             len: items.len(),
         }
     }
@@ -49,9 +55,7 @@ impl<T: Ord + Copy> SortedBlocks<T> {
     /// The block that holds, or would hold, `x`: the first whose last element is ≥ `x`,
     /// else the last block.
     fn block_for(&self, x: &T) -> usize {
-        let first_not_below = self
-            .blocks
-            .partition_point(|b| b.last().is_some_and(|last| last < x));
+        let first_not_below = self.maxima.partition_point(|last| last < x);
         first_not_below.min(self.blocks.len().saturating_sub(1))
     }
 
@@ -59,6 +63,7 @@ impl<T: Ord + Copy> SortedBlocks<T> {
     pub fn insert(&mut self, x: T) {
         if self.blocks.is_empty() {
             self.blocks.push(Vec::with_capacity(2 * BLOCK + 1));
+            self.maxima.push(x);
         }
         let b = self.block_for(&x);
         let block = &mut self.blocks[b];
@@ -66,7 +71,11 @@ impl<T: Ord + Copy> SortedBlocks<T> {
         block.insert(at, x);
         if block.len() > 2 * BLOCK {
             let upper = block.split_off(BLOCK);
+            self.maxima.insert(b, block[BLOCK - 1]);
             self.blocks.insert(b + 1, upper);
+            self.maxima[b + 1] = *self.blocks[b + 1].last().expect("upper half");
+        } else {
+            self.maxima[b] = *block.last().expect("just inserted");
         }
         self.len += 1;
     }
@@ -82,8 +91,12 @@ impl<T: Ord + Copy> SortedBlocks<T> {
             return false;
         };
         block.remove(at);
-        if block.is_empty() {
-            self.blocks.remove(b);
+        match block.last() {
+            None => {
+                self.blocks.remove(b);
+                self.maxima.remove(b);
+            }
+            Some(&last) => self.maxima[b] = last,
         }
         self.len -= 1;
         true
@@ -241,6 +254,12 @@ mod tests {
             }
         }
         assert_eq!(set.len(), reference.len());
+        let lasts: Vec<u64> = set
+            .blocks
+            .iter()
+            .map(|b| *b.last().expect("no empty block"))
+            .collect();
+        assert_eq!(set.maxima, lasts);
         assert!(set.len() > 4 * BLOCK, "the test must exercise splits");
         assert_eq!(set.iter().copied().collect::<Vec<_>>(), reference);
         for (i, &x) in reference.iter().enumerate().step_by(97) {

@@ -3,7 +3,8 @@
 //! cut points updated incrementally or written out for every counterparty.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use bevy_ecs::prelude::Component;
 
@@ -163,9 +164,14 @@ struct QuantileCuts {
     ranked_count: usize,
     /// The entry at each cut rank ⌈t·n/K⌉, t = 1..K−1, that is below n.
     cuts: Vec<Ranked>,
+    /// One bit per slot: set when the slot is in `above` or `below`, i.e. its ψ is off
+    /// the prior. A quote to anyone else needs only the tie key, not a load of ψ from a
+    /// large array; the bits of a million slots fit in cache.
+    off_prior: Vec<u64>,
     /// ψ updated since the last re-tier, by slot: applied at the next re-tier, so
-    /// tiers in between stay those set from the scores at the re-tier.
-    pending: BTreeMap<u32, f64>,
+    /// tiers in between stay those set from the scores at the re-tier. (A hash map
+    /// because it is written once per trade; it is drained in slot order.)
+    pending: FxHashMap<u32, f64>,
 }
 
 impl QuantileCuts {
@@ -185,7 +191,8 @@ impl QuantileCuts {
             ranked_count: n - keys.len(),
             keys_elsewhere: SortedBlocks::from_sorted(&keys),
             cuts: Vec::new(),
-            pending: BTreeMap::new(),
+            off_prior: vec![0; n.div_ceil(64)],
+            pending: FxHashMap::default(),
         }
     }
 
@@ -206,13 +213,24 @@ impl QuantileCuts {
             Ordering::Less => self.below.insert(scores.ranked(c, new)),
             Ordering::Equal => {}
         }
+        let (word, bit) = (c / 64, 1u64 << (c % 64));
         match (from == Ordering::Equal, to == Ordering::Equal) {
-            (true, false) => self.keys_elsewhere.insert(key),
+            (true, false) => {
+                self.keys_elsewhere.insert(key);
+                self.off_prior[word] |= bit;
+            }
             (false, true) => {
                 self.keys_elsewhere.remove(&key);
+                self.off_prior[word] &= !bit;
             }
             _ => {}
         }
+    }
+
+    /// Whether slot `c`'s ψ, as of the last re-tier, is off the prior.
+    #[inline]
+    fn is_off_prior(&self, c: usize) -> bool {
+        self.off_prior[c / 64] & (1 << (c % 64)) != 0
     }
 
     /// The ranked counterparty at rank `r` (< ranked_count).
@@ -355,7 +373,14 @@ impl CounterpartyBook {
                 tiers: Tiers::Cut(cuts),
             } => match scores.pinned_tier(c) {
                 Some(tier) => tier,
-                None => cuts.tier(&scores.ranked(c, scores.average_yield[c])),
+                None => {
+                    let psi = if cuts.is_off_prior(c) {
+                        scores.average_yield[c]
+                    } else {
+                        scores.prior_yield
+                    };
+                    cuts.tier(&scores.ranked(c, psi))
+                }
             },
         }
     }
@@ -439,7 +464,9 @@ impl CounterpartyBook {
         };
         match tiers {
             Tiers::Cut(cuts) => {
-                for (slot, new) in std::mem::take(&mut cuts.pending) {
+                let mut updates: Vec<(u32, f64)> = cuts.pending.drain().collect();
+                updates.sort_unstable_by_key(|&(slot, _)| slot);
+                for (slot, new) in updates {
                     let c = slot as usize;
                     let old = scores.average_yield[c];
                     if !scores.unranked(c) {

@@ -164,6 +164,35 @@ pub enum ParamDistribution {
     },
 }
 
+impl ParamDistribution {
+    /// The law's mean.
+    pub fn mean(&self) -> f64 {
+        match *self {
+            Self::Const(x) => x,
+            Self::Uniform { min, max } => 0.5 * (min + max),
+            // E[X] for ln X uniform on [ln a, ln b]: (b − a) / ln(b/a), or a when a = b.
+            Self::LogUniform { min, max } if max > min => (max - min) / (max / min).ln(),
+            Self::LogUniform { min, .. } => min,
+        }
+    }
+
+    /// The law of `factor`·X (factor > 0): both ends scaled, so a log-uniform law keeps
+    /// its shape.
+    pub fn scaled(&self, factor: f64) -> Self {
+        match *self {
+            Self::Const(x) => Self::Const(x * factor),
+            Self::Uniform { min, max } => Self::Uniform {
+                min: min * factor,
+                max: max * factor,
+            },
+            Self::LogUniform { min, max } => Self::LogUniform {
+                min: min * factor,
+                max: max * factor,
+            },
+        }
+    }
+}
+
 /// One market maker (SPEC §2.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
