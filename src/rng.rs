@@ -32,6 +32,9 @@ pub enum StreamDomain {
     Replication = 7,
     /// Activity-proportional arrival sampling (index = p_trade bucket).
     Arrivals = 8,
+    /// The details of a skip-sampled trade: size, direction, tie-break (index =
+    /// investor id · 2³² + tick, see [`trade_stream`]).
+    TradeDetails = 9,
 }
 
 /// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.
@@ -60,6 +63,17 @@ pub fn stream(seed: u64, domain: StreamDomain, index: u64) -> Stream {
         chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
     }
     Stream::from_seed(bytes)
+}
+
+/// The stream of investor `investor`'s trade at `tick` under skip-sampled arrivals: one
+/// stream per (investor, tick), so a trade's draws need nothing stored with the investor
+/// and the investor's data is not touched to make them.
+pub fn trade_stream(seed: u64, investor: u32, tick: u32) -> Stream {
+    stream(
+        seed,
+        StreamDomain::TradeDetails,
+        (u64::from(investor) << 32) | u64::from(tick),
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use bevy_ecs::prelude::*;
 
-use crate::agents::investor::{ArrivalSampler, InvestorId, TradeProfile, population_profiles};
+use crate::agents::investor::{
+    ArrivalMember, ArrivalSampler, InvestorId, TradeProfile, population_profiles,
+};
 use crate::agents::{AgentRng, Holdings};
 use crate::dealers::tiering::{ScoreKind, TieringMethod};
 use crate::dealers::{
@@ -123,16 +125,22 @@ impl Simulation {
             )
         }));
         let mut investors = world.query::<(Entity, &InvestorId, &TradeProfile)>();
-        let mut by_id: Vec<(f64, Entity, InvestorId)> = investors
+        let mut by_id: Vec<ArrivalMember> = investors
             .iter(&world)
-            .map(|(e, &id, p)| (p.p_trade, e, id))
+            .map(|(entity, &id, &profile)| ArrivalMember {
+                profile,
+                entity,
+                id,
+            })
             .collect();
-        by_id.sort_unstable_by_key(|(_, _, id)| *id);
+        by_id.sort_unstable_by_key(|m| m.id);
         let investor_count = by_id.len();
         let sampler = ArrivalSampler::new(by_id, seed);
         world.insert_resource(Arrivals {
             mode: ArrivalMode::for_population(sampler.expected_candidates(), investor_count),
             sampler,
+            traders: Vec::new(),
+            seed,
         });
         let market = &scenario.market;
         let tick_volatility = market.volatility * market.tick_years.sqrt();

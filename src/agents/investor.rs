@@ -156,10 +156,22 @@ struct ArrivalBucket {
     candidate_probability: f64,
     /// ln(1 − q), for geometric gaps (−∞ when q = 1).
     log_miss: f64,
-    /// (p_trade, entity, id) of each member, in id order.
-    members: Vec<(f64, Entity, InvestorId)>,
+    /// Each member, in id order.
+    members: Vec<ArrivalMember>,
     /// The bucket's own stream, for gaps and thinning.
     rng: Stream,
+}
+
+/// An investor as the sampler holds it: a copy of its (fixed) profile, so that a trade
+/// is drawn from the sampler's own memory without a look-up in the ECS.
+#[derive(Clone, Copy, Debug)]
+pub struct ArrivalMember {
+    /// The investor's trade profile.
+    pub profile: TradeProfile,
+    /// Its entity.
+    pub entity: Entity,
+    /// Its id.
+    pub id: InvestorId,
 }
 
 /// Activity-proportional arrival sampling. Investors are bucketed by p_trade, each
@@ -178,16 +190,21 @@ pub struct ArrivalSampler {
 const MAX_BUCKETS: usize = 64;
 
 impl ArrivalSampler {
-    /// Buckets `investors` (p_trade, entity, id), given in id order, using streams
-    /// derived from `seed`.
-    pub fn new(investors: impl IntoIterator<Item = (f64, Entity, InvestorId)>, seed: u64) -> Self {
-        let investors: Vec<(f64, Entity, InvestorId)> =
-            investors.into_iter().filter(|(p, ..)| *p > 0.0).collect();
-        let p_max = investors.iter().map(|(p, ..)| *p).fold(0.0, f64::max);
-        let mut members: Vec<Vec<(f64, Entity, InvestorId)>> = vec![Vec::new(); MAX_BUCKETS];
+    /// Buckets `investors`, given in id order, using streams derived from `seed`.
+    pub fn new(investors: impl IntoIterator<Item = ArrivalMember>, seed: u64) -> Self {
+        let investors: Vec<ArrivalMember> = investors
+            .into_iter()
+            .filter(|m| m.profile.p_trade > 0.0)
+            .collect();
+        let p_max = investors
+            .iter()
+            .map(|m| m.profile.p_trade)
+            .fold(0.0, f64::max);
+        let mut members: Vec<Vec<ArrivalMember>> = vec![Vec::new(); MAX_BUCKETS];
         for investor in investors {
             // Bucket k holds p in (p_max·2^-(k+1), p_max·2^-k].
-            let k = ((p_max / investor.0).log2().floor().max(0.0) as usize).min(MAX_BUCKETS - 1);
+            let k = ((p_max / investor.profile.p_trade).log2().floor().max(0.0) as usize)
+                .min(MAX_BUCKETS - 1);
             members[k].push(investor);
         }
         let buckets = members
@@ -195,7 +212,10 @@ impl ArrivalSampler {
             .enumerate()
             .filter(|(_, m)| !m.is_empty())
             .map(|(k, members)| {
-                let q = members.iter().map(|(p, ..)| *p).fold(0.0, f64::max);
+                let q = members
+                    .iter()
+                    .map(|m| m.profile.p_trade)
+                    .fold(0.0, f64::max);
                 ArrivalBucket {
                     candidate_probability: q,
                     log_miss: (-q).ln_1p(),
@@ -207,9 +227,9 @@ impl ArrivalSampler {
         Self { buckets }
     }
 
-    /// Calls `trade(entity, id)` for every investor that trades this tick, bucket by
-    /// bucket, in id order within each bucket.
-    pub fn sample(&mut self, mut trade: impl FnMut(Entity, InvestorId)) {
+    /// Calls `trade(member)` for every investor that trades this tick, bucket by bucket,
+    /// in id order within each bucket.
+    pub fn sample(&mut self, mut trade: impl FnMut(&ArrivalMember)) {
         for bucket in &mut self.buckets {
             let n = bucket.members.len();
             let mut pos = 0usize;
@@ -226,9 +246,10 @@ impl ArrivalSampler {
                     break;
                 }
                 pos += gap as usize;
-                let (p, entity, id) = bucket.members[pos];
-                if uniform(&mut bucket.rng) * bucket.candidate_probability < p {
-                    trade(entity, id);
+                let member = &bucket.members[pos];
+                if uniform(&mut bucket.rng) * bucket.candidate_probability < member.profile.p_trade
+                {
+                    trade(member);
                 }
                 pos += 1;
                 if pos >= n {
@@ -353,10 +374,20 @@ mod tests {
     fn the_arrival_sampler_trades_each_investor_with_its_own_probability() {
         let probabilities = [1.0, 0.5, 0.3, 0.26, 0.01, 1e-3, 0.0];
         let mut world = bevy_ecs::world::World::new();
-        let members: Vec<(f64, Entity, InvestorId)> = probabilities
+        let members: Vec<ArrivalMember> = probabilities
             .iter()
             .enumerate()
-            .map(|(i, &p)| (p, world.spawn_empty().id(), InvestorId(i as u32)))
+            .map(|(i, &p)| ArrivalMember {
+                profile: TradeProfile {
+                    p_trade: p,
+                    size_log_mean: 0.0,
+                    size_log_sd: 0.5,
+                    p_buy: 0.5,
+                    informed_probability: 0.0,
+                },
+                entity: world.spawn_empty().id(),
+                id: InvestorId(i as u32),
+            })
             .collect();
         let mut sampler = ArrivalSampler::new(members, 3);
         // Buckets (p_max·2^-(k+1), p_max·2^-k]: {1} {0.5, 0.3, 0.26} {0.01} {0.001}; p = 0 is left out.
@@ -364,7 +395,7 @@ mod tests {
         let ticks = 200_000;
         let mut counts = [0u64; 7];
         for _ in 0..ticks {
-            sampler.sample(|_, id| counts[id.0 as usize] += 1);
+            sampler.sample(|m| counts[m.id.0 as usize] += 1);
         }
         for (&p, &count) in probabilities.iter().zip(&counts) {
             let expected = p * f64::from(ticks);

@@ -77,8 +77,8 @@ struct Scores {
     retier_every: u32,
     /// ψ of a counterparty with no realised trade.
     prior_yield: f64,
-    /// EWMA of realised yields per counterparty (starts at the prior). With
-    /// [`Tiers::Cut`], as of the last re-tier; later updates wait in `pending`.
+    /// EWMA of realised yields per counterparty (starts at the prior). Empty with
+    /// [`Tiers::Cut`], which keeps only the scores off the prior.
     average_yield: Vec<f64>,
     /// Revenue rate only: whether the counterparty has a realised trade yet (before it,
     /// ψ is the prior, whatever volume it has traded).
@@ -164,8 +164,12 @@ struct QuantileCuts {
     ranked_count: usize,
     /// The entry at each cut rank ⌈t·n/K⌉, t = 1..K−1, that is below n.
     cuts: Vec<Ranked>,
-    /// One bit per slot: set when the slot is in `above` or `below`, i.e. its ψ is off
-    /// the prior. A quote to anyone else needs only the tie key, not a load of ψ from a
+    /// ψ as of the last re-tier of every slot whose ψ is off the prior; everyone else
+    /// is at the prior. Sparse, so memory follows the counterparties that traded, and
+    /// a first trade does not fault in a page of a population-sized array.
+    scored: FxHashMap<u32, f64>,
+    /// One bit per slot: set when the slot is in `above` or `below`, i.e. it is ranked
+    /// and its ψ is off the prior. A quote to anyone else needs only the tie key, not a load of ψ from a
     /// large array; the bits of a million slots fit in cache.
     off_prior: Vec<u64>,
     /// ψ updated since the last re-tier, by slot: applied at the next re-tier, so
@@ -177,7 +181,7 @@ struct QuantileCuts {
 impl QuantileCuts {
     /// The split of a book whose scores are all at the prior.
     fn at_prior(scores: &Scores) -> Self {
-        let n = scores.average_yield.len();
+        let n = scores.order.len() as usize;
         let mut keys: Vec<u32> = std::iter::once(scores.own_index)
             .chain(scores.pinned.iter().map(|&(slot, _)| slot))
             .filter(|&c| c < n)
@@ -191,6 +195,7 @@ impl QuantileCuts {
             ranked_count: n - keys.len(),
             keys_elsewhere: SortedBlocks::from_sorted(&keys),
             cuts: Vec::new(),
+            scored: FxHashMap::default(),
             off_prior: vec![0; n.div_ceil(64)],
             pending: FxHashMap::default(),
         }
@@ -224,6 +229,20 @@ impl QuantileCuts {
                 self.off_prior[word] &= !bit;
             }
             _ => {}
+        }
+    }
+
+    /// ψ of slot `c` as of the last re-tier.
+    #[inline]
+    fn settled(&self, c: usize, prior: f64) -> f64 {
+        self.scored.get(&(c as u32)).copied().unwrap_or(prior)
+    }
+
+    /// ψ of slot `c` now, with the updates since the last re-tier.
+    fn live(&self, c: usize, prior: f64) -> f64 {
+        match self.pending.get(&(c as u32)) {
+            Some(&psi) => psi,
+            None => self.settled(c, prior),
         }
     }
 
@@ -302,13 +321,14 @@ impl CounterpartyBook {
         method: TieringMethod,
     ) -> Self {
         let revenue_rate = kind == ScoreKind::RevenueRate;
+        let cut = method == TieringMethod::Incremental && !revenue_rate;
         let per_slot = |on: bool| if on { counterparties } else { 0 };
         let scores = Scores {
             kind,
             weight: config.weight,
             retier_every: config.retier_every,
             prior_yield: config.prior_yield,
-            average_yield: vec![config.prior_yield; counterparties],
+            average_yield: vec![config.prior_yield; per_slot(!cut)],
             realised: vec![false; per_slot(revenue_rate)],
             volume_ewma: vec![0.0; per_slot(revenue_rate)],
             volume_tick: vec![0; per_slot(revenue_rate)],
@@ -324,7 +344,7 @@ impl CounterpartyBook {
                 .collect(),
             own_index,
         };
-        let tiers = if method == TieringMethod::Incremental && !revenue_rate {
+        let tiers = if cut {
             Tiers::Cut(Box::new(QuantileCuts::at_prior(&scores)))
         } else {
             Tiers::Written(vec![0; counterparties])
@@ -375,7 +395,7 @@ impl CounterpartyBook {
                 Some(tier) => tier,
                 None => {
                     let psi = if cuts.is_off_prior(c) {
-                        scores.average_yield[c]
+                        cuts.settled(c, scores.prior_yield)
                     } else {
                         scores.prior_yield
                     };
@@ -393,11 +413,7 @@ impl CounterpartyBook {
             Ranking::Dynamic {
                 scores,
                 tiers: Tiers::Cut(cuts),
-            } => cuts
-                .pending
-                .get(&(c as u32))
-                .copied()
-                .unwrap_or_else(|| scores.psi(c, tick)),
+            } => cuts.live(c, scores.prior_yield),
             Ranking::Dynamic { scores, .. } => scores.psi(c, tick),
         }
     }
@@ -420,13 +436,8 @@ impl CounterpartyBook {
         let ewma = |old: f64| old + scores.weight * (trade_yield - old);
         match tiers {
             Tiers::Cut(cuts) => {
-                let slot = c as u32;
-                let old = cuts
-                    .pending
-                    .get(&slot)
-                    .copied()
-                    .unwrap_or(scores.average_yield[c]);
-                cuts.pending.insert(slot, ewma(old));
+                let old = cuts.live(c, scores.prior_yield);
+                cuts.pending.insert(c as u32, ewma(old));
             }
             Tiers::Written(_) => {
                 scores.average_yield[c] = ewma(scores.average_yield[c]);
@@ -468,11 +479,15 @@ impl CounterpartyBook {
                 updates.sort_unstable_by_key(|&(slot, _)| slot);
                 for (slot, new) in updates {
                     let c = slot as usize;
-                    let old = scores.average_yield[c];
+                    let old = cuts.settled(c, scores.prior_yield);
                     if !scores.unranked(c) {
                         cuts.rescore(scores, c, old, new);
                     }
-                    scores.average_yield[c] = new;
+                    if new.total_cmp(&scores.prior_yield) == Ordering::Equal {
+                        cuts.scored.remove(&slot);
+                    } else {
+                        cuts.scored.insert(slot, new);
+                    }
                 }
                 cuts.recut(self.tiers_count, scores.prior_yield);
             }

@@ -9,7 +9,8 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use crate::agents::investor::{
-    ArrivalSampler, InvestorId, Order, TradeDecision, TradeProfile, decide_trade, trade_details,
+    ArrivalMember, ArrivalSampler, InvestorId, Order, TradeDecision, TradeProfile, decide_trade,
+    trade_details,
 };
 use crate::agents::{AgentRng, Holdings};
 use crate::dealers::hedging_schedule::{self, HedgeProblem};
@@ -18,6 +19,7 @@ use crate::dealers::{CounterpartyBook, Hedger, Ledger, MarketMakerId, Pricing, Q
 use crate::market::price_process::uniform;
 use crate::market::reference_curve::SizeOutOfRange;
 use crate::market::{Clock, MarketProcess, MarketState};
+use crate::rng::trade_stream;
 use crate::scenario::{HedgeVenue, VolatilityEstimate};
 use crate::schedule::TickPhase;
 
@@ -79,6 +81,10 @@ pub struct Arrivals {
     pub mode: ArrivalMode,
     /// The buckets of the skip-sampling method.
     pub sampler: ArrivalSampler,
+    /// Scratch: this tick's sampled traders, kept to reuse the allocation.
+    pub traders: Vec<ArrivalMember>,
+    /// The scenario's seed, for the per-(investor, tick) streams of skip-sampled trades.
+    pub seed: u64,
 }
 
 /// This tick's orders, sorted by investor id.
@@ -314,12 +320,24 @@ fn generate_orders(
         tie_break: d.tie_break,
     };
     match arrivals.mode {
-        ArrivalMode::Skip => arrivals.sampler.sample(|entity, _| {
-            if let Ok((entity, &investor, profile, mut rng)) = investors.get_mut(entity) {
-                let d = trade_details(profile, &mut rng.0, max_size, price_rises);
-                orders.push(order(entity, investor, d));
+        ArrivalMode::Skip => {
+            // The sampler holds each investor's profile, and a trade's draws come from
+            // its own (investor, tick) stream: no look-up in a population-sized table,
+            // which at millions of investors would cost several cache misses a trade.
+            let Arrivals {
+                sampler,
+                traders,
+                seed,
+                ..
+            } = &mut *arrivals;
+            traders.clear();
+            sampler.sample(|member| traders.push(*member));
+            for member in traders.iter() {
+                let mut rng = trade_stream(*seed, member.id.0, clock.tick);
+                let d = trade_details(&member.profile, &mut rng, max_size, price_rises);
+                orders.push(order(member.entity, member.id, d));
             }
-        }),
+        }
         ArrivalMode::PerInvestor => {
             for (entity, &investor, profile, mut rng) in &mut investors {
                 if let Some(d) = decide_trade(profile, &mut rng.0, max_size, price_rises) {
@@ -371,7 +389,7 @@ struct Fill {
 }
 
 /// Below this many orders, evaluating quotes on one thread is cheaper than splitting.
-const PARALLEL_MIN_ORDERS: usize = 2048;
+const PARALLEL_MIN_ORDERS: usize = 256;
 
 /// Matching: every order executes with the cheapest quote (ties split at random).
 #[allow(clippy::too_many_arguments)]
