@@ -12,7 +12,7 @@ use dealersim::dealers::hedging_schedule::{HedgeProblem, solve};
 use dealersim::dealers::order_statistics::TieOrder;
 use dealersim::dealers::pricing::best_quote;
 use dealersim::dealers::tiering::{
-    CounterpartyBook, RankEntry, ScoreKind, TieringMethod, assign_quantile_tiers,
+    CounterpartyBook, RankEntry, Ranked, ScoreKind, TieringMethod, assign_quantile_tiers,
 };
 use dealersim::market::reference_curve::CurveShape;
 use dealersim::rng::{StreamDomain, stream};
@@ -68,7 +68,11 @@ fn tiering(c: &mut Criterion) {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64, order.key(i), i)
+            let place = Ranked {
+                score: (state >> 11) as f64,
+                key: order.key(i),
+            };
+            (place, i)
         })
         .collect();
     let mut tiers = vec![0u8; n];
@@ -83,8 +87,10 @@ fn tiering(c: &mut Criterion) {
         )
     });
 
-    // The incremental method: a 1M-slot book with 100k scored counterparties, then per
-    // iteration 2,000 new yields, a re-tier, and 10,000 tier look-ups.
+    // The incremental method: a 1M-slot book whose trades come from 150k counterparties
+    // spread over the slots (every fifth slot below 750k), so the scored set stays about
+    // that size however many iterations criterion runs; per iteration 2,000 new yields,
+    // a re-tier, and 10,000 tier look-ups.
     let config = DynamicTiering {
         tiers: 5,
         weight: 0.1,
@@ -106,9 +112,12 @@ fn tiering(c: &mut Criterion) {
             .wrapping_add(1442695040888963407);
         state >> 33
     };
-    for _ in 0..100_000 {
-        let slot = draw() as usize % (n - 1);
+    let mut trade = move |book: &mut CounterpartyBook| {
+        let slot = draw() as usize % 150_000 * 5;
         book.record_yield(slot, draw() as f64 / 2e9 - 0.5);
+    };
+    for _ in 0..1_000_000 {
+        trade(&mut book);
     }
     book.retier(0);
     let mut tick = 0;
@@ -117,8 +126,7 @@ fn tiering(c: &mut Criterion) {
         b.iter(|| {
             tick += 1;
             for _ in 0..2_000 {
-                let slot = draw() as usize % (n - 1);
-                book.record_yield(slot, draw() as f64 / 2e9 - 0.5);
+                trade(&mut book);
             }
             book.retier(tick);
             (0..10_000usize)

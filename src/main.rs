@@ -380,22 +380,11 @@ fn bench_scaling(json: bool, child_population: Option<u32>) -> ExitCode {
         report.log_log_slope, report.largest_to_smallest
     );
     println!("\nphase split (% of phase time, median run)");
-    print!("investors");
-    for phase in schedule::TickPhase::ALL {
-        print!(" {:>12}", format!("{phase:?}"));
-    }
-    println!();
-    for p in &report.points {
-        let total: f64 = p.phase_seconds.iter().map(|x| x.seconds).sum();
-        print!("{:>9}", p.investors);
-        for x in &p.phase_seconds {
-            print!(
-                " {:>11.1}%",
-                100.0 * x.seconds / total.max(f64::MIN_POSITIVE)
-            );
-        }
-        println!();
-    }
+    let rows = report
+        .points
+        .iter()
+        .map(|p| (format!("{:>9}", p.investors), p.phase_seconds.as_slice()));
+    print!("{}", phase_split_table("investors", rows));
     ExitCode::SUCCESS
 }
 
@@ -440,6 +429,29 @@ fn print_json(value: &impl serde::Serialize) -> ExitCode {
     }
 }
 
+/// A table of each row's time per phase as a share of its total: a header of phase
+/// names after `label`, then one line per (row label, phase times).
+fn phase_split_table<'a>(
+    label: &str,
+    rows: impl Iterator<Item = (String, &'a [bench::PhaseTime])>,
+) -> String {
+    let mut out = label.to_string();
+    for phase in schedule::TickPhase::ALL {
+        out.push_str(&format!(" {:>12}", format!("{phase:?}")));
+    }
+    out.push('\n');
+    for (row, phases) in rows {
+        let total: f64 = phases.iter().map(|p| p.seconds).sum();
+        out.push_str(&row);
+        for p in phases {
+            let share = 100.0 * p.seconds / total.max(f64::MIN_POSITIVE);
+            out.push_str(&format!(" {share:>11.1}%"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The human-readable bench report: one row per rung, then the phase split.
 fn bench_table(reports: &[bench::RungReport]) -> String {
     let mut out = String::from(
@@ -462,24 +474,11 @@ fn bench_table(reports: &[bench::RungReport]) -> String {
                 .map_or_else(|| "-".to_string(), |x| format!("{x:.1}x")),
         ));
     }
-    out.push_str("\nphase split (% of phase time)\nrung ");
-    if let Some(first) = reports.first() {
-        for p in &first.phase_seconds {
-            out.push_str(&format!(" {:>12}", p.phase));
-        }
-    }
-    out.push('\n');
-    for r in reports {
-        let total: f64 = r.phase_seconds.iter().map(|p| p.seconds).sum();
-        out.push_str(&format!("{:<4} ", r.rung));
-        for p in &r.phase_seconds {
-            out.push_str(&format!(
-                " {:>11.1}%",
-                100.0 * p.seconds / total.max(f64::MIN_POSITIVE)
-            ));
-        }
-        out.push('\n');
-    }
+    out.push_str("\nphase split (% of phase time)\n");
+    let rows = reports
+        .iter()
+        .map(|r| (format!("{:<4}", r.rung), r.phase_seconds.as_slice()));
+    out.push_str(&phase_split_table("rung", rows));
     out
 }
 

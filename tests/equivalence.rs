@@ -221,7 +221,7 @@ fn the_welch_test_tells_shifted_samples_apart() {
 /// prior-yield ties, a non-zero prior, pinned investors, re-tiering every third tick,
 /// and market makers tiering each other.
 #[test]
-fn incremental_tiering_writes_the_same_run_as_the_reference() {
+fn incremental_tiering_gives_the_same_run_as_the_reference() {
     let text = r#"Scenario(
         seed: 5,
         steps: 120,

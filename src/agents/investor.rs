@@ -183,6 +183,9 @@ pub struct ArrivalMember {
 #[derive(Clone, Debug, Default)]
 pub struct ArrivalSampler {
     buckets: Vec<ArrivalBucket>,
+    /// The scenario's seed: the buckets' streams and each trade's
+    /// [`trade_stream`](crate::rng::trade_stream) derive from it.
+    seed: u64,
 }
 
 /// The most buckets: p_trade below p_max·2⁻⁶³ shares the last one (still exact, just
@@ -224,7 +227,12 @@ impl ArrivalSampler {
                 }
             })
             .collect();
-        Self { buckets }
+        Self { buckets, seed }
+    }
+
+    /// The seed the sampler's streams derive from.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Calls `trade(member)` for every investor that trades this tick, bucket by bucket,

@@ -173,8 +173,9 @@ struct QuantileCuts {
     /// large array; the bits of a million slots fit in cache.
     off_prior: Vec<u64>,
     /// ψ updated since the last re-tier, by slot: applied at the next re-tier, so
-    /// tiers in between stay those set from the scores at the re-tier. (A hash map
-    /// because it is written once per trade; it is drained in slot order.)
+    /// tiers in between stay those set from the scores at the re-tier. A hash map
+    /// because it is written once per trade; the order it is drained in does not
+    /// matter, since the sets end up the same whatever the order of the moves.
     pending: FxHashMap<u32, f64>,
 }
 
@@ -475,9 +476,9 @@ impl CounterpartyBook {
         };
         match tiers {
             Tiers::Cut(cuts) => {
-                let mut updates: Vec<(u32, f64)> = cuts.pending.drain().collect();
-                updates.sort_unstable_by_key(|&(slot, _)| slot);
-                for (slot, new) in updates {
+                // Taken out and put back so the map keeps its capacity across ticks.
+                let mut pending = std::mem::take(&mut cuts.pending);
+                for (slot, new) in pending.drain() {
                     let c = slot as usize;
                     let old = cuts.settled(c, scores.prior_yield);
                     if !scores.unranked(c) {
@@ -489,15 +490,13 @@ impl CounterpartyBook {
                         cuts.scored.insert(slot, new);
                     }
                 }
+                cuts.pending = pending;
                 cuts.recut(self.tiers_count, scores.prior_yield);
             }
             Tiers::Written(out) => {
                 let mut ranked: Vec<RankEntry> = (0..out.len())
                     .filter(|&c| !scores.unranked(c))
-                    .map(|c| {
-                        let r = scores.ranked(c, scores.psi(c, tick));
-                        (r.score, r.key, c as u32)
-                    })
+                    .map(|c| (scores.ranked(c, scores.psi(c, tick)), c as u32))
                     .collect();
                 assign_quantile_tiers(&mut ranked, self.tiers_count, out);
                 for &(slot, tier) in &scores.pinned {
@@ -516,17 +515,16 @@ fn decayed(s: &Scores, c: usize, tick: u32) -> f64 {
     s.volume_ewma[c] * (1.0 - s.weight).powi(idle)
 }
 
-/// A counterparty in a ranking: (score ψ, tie key, counterparty slot).
-pub type RankEntry = (f64, u32, u32);
+/// A counterparty in a full ranking: its place and its slot.
+pub type RankEntry = (Ranked, u32);
 
-/// Ranking order: higher score first, then lower tie key (keys are distinct); the
-/// same order as [`Ranked`].
+/// Ranking order of entries: that of [`Ranked`], best first.
 fn better_first(a: &RankEntry, b: &RankEntry) -> Ordering {
-    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+    a.0.cmp(&b.0)
 }
 
-/// Writes into `out[slot]` the quantile tier of every `(score, key, slot)` in `ranked`:
-/// with n entries ranked r = 0..n by [`better_first`], tier = ⌊r·K/n⌋. Uses K − 1
+/// Writes into `out[slot]` the quantile tier of every `(place, slot)` in `ranked`:
+/// with n entries ranked r = 0..n by [`Ranked`]'s order, tier = ⌊r·K/n⌋. Uses K − 1
 /// successive selections (`select_nth_unstable`), so O(n·K) rather than a full
 /// O(n log n) sort. `ranked` is reordered.
 pub fn assign_quantile_tiers(ranked: &mut [RankEntry], tiers: u8, out: &mut [u8]) {
@@ -539,7 +537,7 @@ pub fn assign_quantile_tiers(ranked: &mut [RankEntry], tiers: u8, out: &mut [u8]
         if end > start && end < n {
             ranked[start..].select_nth_unstable_by(end - start, better_first);
         }
-        for &(_, _, slot) in &ranked[start..end] {
+        for &(_, slot) in &ranked[start..end] {
             out[slot as usize] = tier as u8;
         }
         start = end;
@@ -555,7 +553,7 @@ mod tests {
         let mut ranked = entries(scores);
         ranked.sort_by(better_first);
         let mut out = vec![0; scores.len()];
-        for (r, &(_, _, c)) in ranked.iter().enumerate() {
+        for (r, &(_, c)) in ranked.iter().enumerate() {
             out[c as usize] = (r * usize::from(k) / scores.len()) as u8;
         }
         out
@@ -563,7 +561,11 @@ mod tests {
 
     /// Entries whose tie key is the slot itself (index order).
     fn entries(scores: &[f64]) -> Vec<RankEntry> {
-        scores.iter().zip(0..).map(|(&s, c)| (s, c, c)).collect()
+        scores
+            .iter()
+            .zip(0..)
+            .map(|(&score, c)| (Ranked { score, key: c }, c))
+            .collect()
     }
 
     #[test]

@@ -9,8 +9,7 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use crate::agents::investor::{
-    ArrivalMember, ArrivalSampler, InvestorId, Order, TradeDecision, TradeProfile, decide_trade,
-    trade_details,
+    ArrivalSampler, InvestorId, Order, TradeDecision, TradeProfile, decide_trade, trade_details,
 };
 use crate::agents::{AgentRng, Holdings};
 use crate::dealers::hedging_schedule::{self, HedgeProblem};
@@ -81,10 +80,6 @@ pub struct Arrivals {
     pub mode: ArrivalMode,
     /// The buckets of the skip-sampling method.
     pub sampler: ArrivalSampler,
-    /// Scratch: this tick's sampled traders, kept to reuse the allocation.
-    pub traders: Vec<ArrivalMember>,
-    /// The scenario's seed, for the per-(investor, tick) streams of skip-sampled trades.
-    pub seed: u64,
 }
 
 /// This tick's orders, sorted by investor id.
@@ -324,19 +319,12 @@ fn generate_orders(
             // The sampler holds each investor's profile, and a trade's draws come from
             // its own (investor, tick) stream: no look-up in a population-sized table,
             // which at millions of investors would cost several cache misses a trade.
-            let Arrivals {
-                sampler,
-                traders,
-                seed,
-                ..
-            } = &mut *arrivals;
-            traders.clear();
-            sampler.sample(|member| traders.push(*member));
-            for member in traders.iter() {
-                let mut rng = trade_stream(*seed, member.id.0, clock.tick);
+            let seed = arrivals.sampler.seed();
+            arrivals.sampler.sample(|member| {
+                let mut rng = trade_stream(seed, member.id.0, clock.tick);
                 let d = trade_details(&member.profile, &mut rng, max_size, price_rises);
                 orders.push(order(member.entity, member.id, d));
-            }
+            });
         }
         ArrivalMode::PerInvestor => {
             for (entity, &investor, profile, mut rng) in &mut investors {
