@@ -139,6 +139,7 @@ impl Simulation {
         world.insert_resource(Arrivals {
             mode: ArrivalMode::for_population(sampler.expected_candidates(), investor_count),
             sampler,
+            traders: Vec::new(),
         });
         let market = &scenario.market;
         let tick_volatility = market.volatility * market.tick_years.sqrt();

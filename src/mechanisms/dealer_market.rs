@@ -9,7 +9,8 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use crate::agents::investor::{
-    ArrivalSampler, InvestorId, Order, TradeDecision, TradeProfile, decide_trade, trade_details,
+    ArrivalMember, ArrivalSampler, InvestorId, Order, TradeDecision, TradeProfile, decide_trade,
+    trade_details,
 };
 use crate::agents::{AgentRng, Holdings};
 use crate::dealers::hedging_schedule::{self, HedgeProblem};
@@ -80,6 +81,8 @@ pub struct Arrivals {
     pub mode: ArrivalMode,
     /// The buckets of the skip-sampling method.
     pub sampler: ArrivalSampler,
+    /// Scratch: this tick's sampled traders, kept to reuse the allocation.
+    pub traders: Vec<ArrivalMember>,
 }
 
 /// This tick's orders, sorted by investor id.
@@ -319,12 +322,21 @@ fn generate_orders(
             // The sampler holds each investor's profile, and a trade's draws come from
             // its own (investor, tick) stream: no look-up in a population-sized table,
             // which at millions of investors would cost several cache misses a trade.
-            let seed = arrivals.sampler.seed();
-            arrivals.sampler.sample(|member| {
+            // Two passes: the sampling loop stays short, so the processor keeps many of
+            // its random reads of sampler entries in flight; the draws then run on the
+            // copied members. One fused pass took 1.05 ms a tick at 10M investors
+            // against 0.6 ms for two (`bench --child --scaling --population 10000000`).
+            let Arrivals {
+                sampler, traders, ..
+            } = &mut *arrivals;
+            traders.clear();
+            sampler.sample(|member| traders.push(*member));
+            let seed = sampler.seed();
+            for member in traders.iter() {
                 let mut rng = trade_stream(seed, member.id.0, clock.tick);
                 let d = trade_details(&member.profile, &mut rng, max_size, price_rises);
                 orders.push(order(member.entity, member.id, d));
-            });
+            }
         }
         ArrivalMode::PerInvestor => {
             for (entity, &investor, profile, mut rng) in &mut investors {
