@@ -186,6 +186,8 @@ pub struct ArrivalSampler {
     /// The scenario's seed: the buckets' streams and each trade's
     /// [`trade_stream`](crate::rng::trade_stream) derive from it.
     seed: u64,
+    /// Scratch for one bucket's candidates this tick: (position, thinning uniform).
+    candidates: Vec<(usize, f64)>,
 }
 
 /// The most buckets: p_trade below p_max·2⁻⁶³ shares the last one (still exact, just
@@ -227,7 +229,11 @@ impl ArrivalSampler {
                 }
             })
             .collect();
-        Self { buckets, seed }
+        Self {
+            buckets,
+            seed,
+            candidates: Vec::new(),
+        }
     }
 
     /// The seed the sampler's streams derive from.
@@ -238,7 +244,13 @@ impl ArrivalSampler {
     /// Calls `trade(member)` for every investor that trades this tick, bucket by bucket,
     /// in id order within each bucket.
     pub fn sample(&mut self, mut trade: impl FnMut(&ArrivalMember)) {
+        let candidates = &mut self.candidates;
         for bucket in &mut self.buckets {
+            // Two passes with the same draws in the same order: the first walks the gaps
+            // and draws each candidate's thinning uniform from the stream alone; the
+            // second reads the members. In a large population each read misses cache,
+            // and with no stream work between them the misses overlap.
+            candidates.clear();
             let n = bucket.members.len();
             let mut pos = 0usize;
             loop {
@@ -254,14 +266,16 @@ impl ArrivalSampler {
                     break;
                 }
                 pos += gap as usize;
-                let member = &bucket.members[pos];
-                if uniform(&mut bucket.rng) * bucket.candidate_probability < member.profile.p_trade
-                {
-                    trade(member);
-                }
+                candidates.push((pos, uniform(&mut bucket.rng)));
                 pos += 1;
                 if pos >= n {
                     break;
+                }
+            }
+            for &(pos, thinning) in candidates.iter() {
+                let member = &bucket.members[pos];
+                if thinning * bucket.candidate_probability < member.profile.p_trade {
+                    trade(member);
                 }
             }
         }

@@ -3,6 +3,7 @@
 pub mod hedging_schedule;
 pub mod order_statistics;
 pub mod pricing;
+pub mod slot_set;
 pub mod tiering;
 
 use bevy_ecs::prelude::Component;

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 use bevy_ecs::prelude::Component;
 
 use super::order_statistics::{SortedBlocks, TieOrder};
+use super::slot_set::SlotSet;
 use crate::scenario::{DynamicTiering, FixedTiering};
 
 /// How a book turns trade history into scores.
@@ -168,10 +169,9 @@ struct QuantileCuts {
     /// is at the prior. Sparse, so memory follows the counterparties that traded, and
     /// a first trade does not fault in a page of a population-sized array.
     scored: FxHashMap<u32, f64>,
-    /// One bit per slot: set when the slot is in `above` or `below`, i.e. it is ranked
-    /// and its ψ is off the prior. A quote to anyone else needs only the tie key, not a load of ψ from a
-    /// large array; the bits of a million slots fit in cache.
-    off_prior: Vec<u64>,
+    /// The slots in `above` or `below`, i.e. ranked with ψ off the prior. A quote to
+    /// anyone else needs only the tie key, not a look-up of ψ.
+    off_prior: SlotSet,
     /// ψ updated since the last re-tier, by slot: applied at the next re-tier, so
     /// tiers in between stay those set from the scores at the re-tier. A hash map
     /// because it is written once per trade; the order it is drained in does not
@@ -197,7 +197,7 @@ impl QuantileCuts {
             keys_elsewhere: SortedBlocks::from_sorted(&keys),
             cuts: Vec::new(),
             scored: FxHashMap::default(),
-            off_prior: resident_zeros(n.div_ceil(64)),
+            off_prior: SlotSet::new(n),
             pending: FxHashMap::default(),
         }
     }
@@ -219,15 +219,14 @@ impl QuantileCuts {
             Ordering::Less => self.below.insert(scores.ranked(c, new)),
             Ordering::Equal => {}
         }
-        let (word, bit) = (c / 64, 1u64 << (c % 64));
         match (from == Ordering::Equal, to == Ordering::Equal) {
             (true, false) => {
                 self.keys_elsewhere.insert(key);
-                self.off_prior[word] |= bit;
+                self.off_prior.insert(c);
             }
             (false, true) => {
                 self.keys_elsewhere.remove(&key);
-                self.off_prior[word] &= !bit;
+                self.off_prior.remove(c);
             }
             _ => {}
         }
@@ -250,7 +249,7 @@ impl QuantileCuts {
     /// Whether slot `c`'s ψ, as of the last re-tier, is off the prior.
     #[inline]
     fn is_off_prior(&self, c: usize) -> bool {
-        self.off_prior[c / 64] & (1 << (c % 64)) != 0
+        self.off_prior.contains(c)
     }
 
     /// The ranked counterparty at rank `r` (< ranked_count).
@@ -292,17 +291,6 @@ impl QuantileCuts {
     fn tier(&self, entry: &Ranked) -> u8 {
         self.cuts.partition_point(|cut| cut <= entry) as u8
     }
-}
-
-/// `len` zero words, written now rather than allocated zeroed. A zeroed allocation of
-/// this size is mapped lazily: quotes read the shared zero page, and the first write to
-/// each page then takes a copy-on-write fault and a TLB shoot-down across the rayon
-/// threads mid-tick (measured: ~15% of a tick at 10M investors). The opaque zero keeps
-/// the compiler from turning the writes back into a zeroed allocation.
-fn resident_zeros(len: usize) -> Vec<u64> {
-    let mut words = Vec::with_capacity(len);
-    words.resize(len, std::hint::black_box(0));
-    words
 }
 
 #[derive(Clone, Debug)]
