@@ -290,10 +290,23 @@ fn the_cheaper_exact_method_is_chosen_from_the_population() {
     );
     assert_eq!(
         ArrivalMode::for_population(40_000.0, 1_000_000),
+        ArrivalMode::Skip
+    );
+    assert_eq!(
+        ArrivalMode::for_population(60_000.0, 1_000_000),
         ArrivalMode::PerInvestor
     );
+    // Small populations keep the direct scan however rare their trades.
     assert_eq!(
         ArrivalMode::for_population(1.0, 10),
         ArrivalMode::PerInvestor
+    );
+    assert_eq!(
+        ArrivalMode::for_population(100.0, 49_999),
+        ArrivalMode::PerInvestor
+    );
+    assert_eq!(
+        ArrivalMode::for_population(100.0, 50_000),
+        ArrivalMode::Skip
     );
 }
