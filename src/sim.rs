@@ -238,7 +238,8 @@ impl Simulation {
 
     /// Switches how arrivals are sampled. By default the cheaper exact method for the
     /// population is used ([`ArrivalMode::for_population`]): skip-sampling when trades
-    /// are rare, the direct per-investor scan otherwise.
+    /// are rare in a population of 50,000 or more, the direct per-investor scan
+    /// otherwise.
     pub fn set_arrival_mode(&mut self, mode: ArrivalMode) {
         self.world.resource_mut::<Arrivals>().mode = mode;
     }

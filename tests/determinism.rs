@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use dealersim::mechanisms::dealer_market::{ArrivalMode, Arrivals};
 use dealersim::output::manifest::sha256_hex;
 use dealersim::scenario::{OutputFormat, Scenario, parse_scenario};
 use dealersim::{Simulation, run_to_directory};
@@ -146,5 +147,49 @@ fn golden_hash_of_the_paper_run() {
     assert_eq!(
         hash, GOLDEN,
         "\nThe paper run's outputs changed.\nIf this is intended (a model or default changed), set\n    const GOLDEN: &str = \"{hash}\";\nin tests/determinism.rs and explain the change in the commit message.\n"
+    );
+}
+
+/// A population large and quiet enough that arrivals are skip-sampled (the paper run
+/// scans), with incremental tiering in every book.
+const SKIP_SAMPLED_SCENARIO: &str = r#"Scenario(
+    seed: 5,
+    steps: 24,
+    investors: [Group(count: 60000, p_trade: LogUniform(min: 0.0005, max: 0.01), size_mean: LogUniform(min: 0.5, max: 7.0))],
+    market_makers: [
+        (name: "A", alpha: 1.2),
+        (name: "B", alpha: 1.4),
+        (name: "C", alpha: 1.3, hedging: None),
+    ],
+    output: (format: Csv, trades: true, tier_snapshot_every: 12),
+)"#;
+
+/// The golden hash of the skip-sampled run's CSV outputs: it pins the sampler's draws and
+/// their order, and the incremental tiers, as `GOLDEN` does for the direct scan.
+const GOLDEN_SKIP_SAMPLED: &str =
+    "42b9eb0a557d76bacbe6459171cc878a011b59ae5d3e7dd0ba016cf749bd4183";
+
+#[test]
+fn golden_hash_of_a_skip_sampled_run() {
+    let s = scenario(SKIP_SAMPLED_SCENARIO);
+    let sim = Simulation::new(&s).expect("valid");
+    assert_eq!(
+        sim.world().resource::<Arrivals>().mode,
+        ArrivalMode::Skip,
+        "the scenario should be skip-sampled"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    run_to_directory(&s, "skip.ron", dir.path(), |_| {}).expect("run");
+    let outputs = outputs(dir.path());
+    assert!(outputs["trades.csv"].len() > 50_000, "the run should trade");
+    let mut all = Vec::new();
+    for (name, bytes) in outputs {
+        all.extend(name.as_bytes());
+        all.extend(bytes);
+    }
+    let hash = sha256_hex(&all);
+    assert_eq!(
+        hash, GOLDEN_SKIP_SAMPLED,
+        "\nThe skip-sampled run's outputs changed.\nIf this is intended, set\n    const GOLDEN_SKIP_SAMPLED: &str = \"{hash}\";\nin tests/determinism.rs and explain the change in the commit message.\n"
     );
 }

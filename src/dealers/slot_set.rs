@@ -28,7 +28,17 @@ impl SlotSet {
     #[inline]
     pub fn contains(&self, slot: usize) -> bool {
         let word = slot / 64;
+        debug_assert!(word < self.words.len(), "slot {slot} is outside the set");
         bit_is_set(&self.summary, word) && bit_is_set(&self.words, slot)
+    }
+
+    /// Reads the words holding `slots`, so that inserts and removes that follow find
+    /// them in cache. These loads are independent of one another and overlap; the same
+    /// misses taken inside a sequence of longer updates come one after another
+    /// (measured: a third of a re-tier at ten million slots).
+    pub fn warm(&self, slots: impl Iterator<Item = usize>) {
+        let folded = slots.fold(0u64, |acc, slot| acc ^ self.words[slot / 64]);
+        std::hint::black_box(folded);
     }
 
     /// Adds `slot`.
@@ -99,14 +109,26 @@ mod tests {
                     reference.remove(&slot);
                 }
                 if step % 97 == 0 {
-                    for s in 0..slots {
-                        assert_eq!(set.contains(s), reference.contains(&s), "slot {s}");
-                    }
+                    check(&set, &reference, slots);
                 }
             }
-            for s in 0..slots {
-                assert_eq!(set.contains(s), reference.contains(&s), "slot {s}");
-            }
+            check(&set, &reference, slots);
+        }
+    }
+
+    /// Membership as the reference has it, and the summary invariant: a word's summary
+    /// bit is set exactly when the word has a member (a stale bit would not change the
+    /// answers, only the speed, so it is checked directly).
+    fn check(set: &SlotSet, reference: &BTreeSet<usize>, slots: usize) {
+        for s in 0..slots {
+            assert_eq!(set.contains(s), reference.contains(&s), "slot {s}");
+        }
+        for (w, &word) in set.words.iter().enumerate() {
+            assert_eq!(
+                bit_is_set(&set.summary, w),
+                word != 0,
+                "summary of word {w}"
+            );
         }
     }
 

@@ -477,6 +477,8 @@ impl CounterpartyBook {
             Tiers::Cut(cuts) => {
                 // Taken out and put back so the map keeps its capacity across ticks.
                 let mut pending = std::mem::take(&mut cuts.pending);
+                cuts.off_prior
+                    .warm(pending.keys().map(|&slot| slot as usize));
                 for (slot, new) in pending.drain() {
                     let c = slot as usize;
                     let old = cuts.settled(c, scores.prior_yield);
