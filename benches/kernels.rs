@@ -4,9 +4,12 @@
 use std::hint::black_box;
 use std::path::Path;
 
+use bevy_ecs::entity::Entity;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use dealersim::Simulation;
-use dealersim::agents::investor::{TradeProfile, decide_trade};
+use dealersim::agents::investor::{
+    ArrivalMember, ArrivalSampler, InvestorId, TradeProfile, decide_trade,
+};
 use dealersim::dealers::QuoteCurve;
 use dealersim::dealers::hedging_schedule::{HedgeProblem, solve};
 use dealersim::dealers::order_statistics::TieOrder;
@@ -56,6 +59,43 @@ fn arrivals(c: &mut Criterion) {
                 .count()
         })
     });
+    group.finish();
+
+    // Skip-sampling at a fixed 2,000 expected trades a tick, at 10k and 10M investors:
+    // p_trade log-uniform in the shape of 1/192..1/8, scaled as in the scaling study.
+    let mut group = c.benchmark_group("arrivals");
+    for investors in [10_000u32, 10_000_000] {
+        let (low, high) = (1.0f64 / 192.0, 1.0f64 / 8.0);
+        let mean = (high - low) / (high / low).ln();
+        let scale = 2_000.0 / (f64::from(investors) * mean);
+        let mut state = 11u64;
+        let members = (0..investors).map(|i| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+            ArrivalMember {
+                profile: TradeProfile {
+                    p_trade: scale * low * (high / low).powf(u),
+                    ..profile
+                },
+                entity: Entity::PLACEHOLDER,
+                id: InvestorId(i),
+            }
+        });
+        let mut sampler = ArrivalSampler::new(members, 1);
+        group.throughput(Throughput::Elements(2_000));
+        group.bench_function(
+            format!("skip_sample_{investors}_investors_2k_trades"),
+            |b| {
+                b.iter(|| {
+                    let mut traded = 0u32;
+                    sampler.sample(|m| traded += m.id.0 & 1);
+                    traded
+                })
+            },
+        );
+    }
     group.finish();
 }
 
