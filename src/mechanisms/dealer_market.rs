@@ -729,7 +729,15 @@ fn settle_position_revenue(
 fn charge_risk_and_close(state: Res<MarketState>, mut ledgers: Query<&mut Ledger>) {
     let price_change = state.price - state.previous_price;
     for mut ledger in &mut ledgers {
-        ledger.tick.risk_cost = (ledger.position_at_open * price_change).min(0.0);
+        // Not `.min(0.0)`: which zero `min` returns for −0.0 (a flat position times a
+        // fall) is unspecified, and differed between debug and release builds, so the
+        // same run wrote "-0.0" in one and "0.0" in the other.
+        let change_in_value = ledger.position_at_open * price_change;
+        ledger.tick.risk_cost = if change_in_value < 0.0 {
+            change_in_value
+        } else {
+            0.0
+        };
         ledger.close_tick();
     }
 }
