@@ -1,4 +1,5 @@
-//! Criterion benches of each tick phase's kernel, plus one whole tick. Inputs are built
+//! Criterion benches of each tick phase's kernel (PriceProcess, Arrivals, Tiering,
+//! Pricing, Matching, Hedging, Reward, Record), plus one whole tick. Inputs are built
 //! in setup, never in the timed routine. Run: `cargo bench --bench kernels`.
 
 use std::hint::black_box;
@@ -17,12 +18,15 @@ use dealersim::dealers::pricing::best_quote;
 use dealersim::dealers::tiering::{
     CounterpartyBook, RankEntry, Ranked, ScoreKind, TieringMethod, assign_quantile_tiers,
 };
+use dealersim::market::price_process::{GbmStep, PricePath, ReferenceSpreadLaw};
 use dealersim::market::reference_curve::CurveShape;
+use dealersim::output::TRADE_COLUMNS;
+use dealersim::output::table::{Cell, StagedOutput, TableFormat};
 use dealersim::rng::{StreamDomain, stream};
 use dealersim::scenario::DynamicTiering;
 use dealersim::scenario::parse_scenario;
 
-fn price_process(c: &mut Criterion) {
+fn pricing(c: &mut Criterion) {
     let shape = CurveShape::new(1.6, 10_000.0);
     let sizes: Vec<f64> = (0..1000).map(|i| 0.5 + i as f64 * 0.9).collect();
     let mut group = c.benchmark_group("pricing");
@@ -35,6 +39,120 @@ fn price_process(c: &mut Criterion) {
                 .sum::<f64>()
         })
     });
+    group.finish();
+}
+
+fn price_process(c: &mut Criterion) {
+    // One tick of the PriceProcess phase: the next price of the look-ahead GBM path
+    // and a draw of the reference spread s0.
+    let step = GbmStep::new(0.0, 0.3, 1.0 / 35_040.0);
+    let law = ReferenceSpreadLaw {
+        mean: 7.5e-5,
+        std_dev: 2e-5,
+        min: 1e-5,
+        max: 2e-4,
+    };
+    let mut group = c.benchmark_group("price_process");
+    group.throughput(Throughput::Elements(1_000));
+    group.bench_function("gbm_price_and_spread_x1000", |b| {
+        b.iter_batched(
+            || {
+                (
+                    PricePath::new(100.0, step, stream(1, StreamDomain::MidPrice, 0)),
+                    stream(1, StreamDomain::ReferenceSpread, 0),
+                )
+            },
+            |(mut path, mut rng)| {
+                (0..1_000u64)
+                    .map(|t| {
+                        let price = path.price(t);
+                        path.forget_before(t);
+                        price * law.sample(&mut rng)
+                    })
+                    .sum::<f64>()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn reward(c: &mut Criterion) {
+    // The Reward phase's per-trade work: position revenue, the trade's yield, and the
+    // yield into the quoting book's score of the counterparty (a 1M-slot incremental
+    // book; trades from 150k counterparties so the pending set stays bounded).
+    let n = 1_000_000usize;
+    let config = DynamicTiering {
+        tiers: 5,
+        weight: 0.1,
+        retier_every: 1,
+        prior_yield: 0.0,
+        pinned_investors: Default::default(),
+    };
+    let mut book = CounterpartyBook::dynamic(
+        ScoreKind::AverageYield,
+        &config,
+        n,
+        n - 1,
+        9,
+        TieringMethod::Incremental,
+    );
+    let trades: Vec<(usize, f64, f64, f64)> = (0..2_000u64)
+        .map(|i| {
+            let slot = (i.wrapping_mul(2_654_435_761) % 150_000 * 5) as usize;
+            let size = if i % 2 == 0 { 3.0 } else { -1.5 };
+            (slot, size, 100.0 + (i % 7) as f64 * 0.01, 2e-4)
+        })
+        .collect();
+    let mut group = c.benchmark_group("reward");
+    group.throughput(Throughput::Elements(trades.len() as u64));
+    group.bench_function("settle_2k_trades_1m_slot_book", |b| {
+        b.iter(|| {
+            let price = black_box(100.02);
+            let mut revenue = 0.0;
+            for &(slot, size, mid, spread_revenue) in &trades {
+                let position_revenue = (price - mid) * size;
+                let trade_yield = (spread_revenue + position_revenue) / (size.abs() * mid);
+                book.record_yield(slot, trade_yield);
+                revenue += position_revenue;
+            }
+            revenue
+        })
+    });
+    group.finish();
+}
+
+fn record(c: &mut Criterion) {
+    // The Record phase's kernel: one tick's 2,000 trade rows into a streamed table.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut group = c.benchmark_group("record");
+    group.throughput(Throughput::Elements(2_000));
+    for format in [TableFormat::Csv, TableFormat::Parquet] {
+        let staged =
+            StagedOutput::create(&dir.path().join(format.extension())).expect("staging directory");
+        let mut table = staged
+            .table("trades", TRADE_COLUMNS, format)
+            .expect("trades table");
+        group.bench_function(format!("trades_2k_rows_{}", format.extension()), |b| {
+            b.iter(|| {
+                for i in 0..2_000u32 {
+                    table
+                        .write_row(&[
+                            Cell::U32(i / 20),
+                            Cell::Str("investor"),
+                            Cell::Str("MM07"),
+                            Cell::U32(i.wrapping_mul(2_654_435_761) % 1_000_000),
+                            Cell::F64(f64::from(i % 97) * -0.37),
+                            Cell::F64(7.5e-5 + f64::from(i % 13) * 1e-6),
+                            Cell::F64(100.0 + f64::from(i % 31) * 0.01),
+                            Cell::U32(i % 5),
+                            Cell::Bool(i % 10 == 0),
+                        ])
+                        .expect("row");
+                }
+            })
+        });
+    }
     group.finish();
 }
 
@@ -258,8 +376,11 @@ criterion_group!(
     price_process,
     arrivals,
     tiering,
+    pricing,
     matching,
     hedging,
+    reward,
+    record,
     whole_tick
 );
 criterion_main!(benches);
