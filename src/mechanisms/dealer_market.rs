@@ -729,15 +729,36 @@ fn settle_position_revenue(
 fn charge_risk_and_close(state: Res<MarketState>, mut ledgers: Query<&mut Ledger>) {
     let price_change = state.price - state.previous_price;
     for mut ledger in &mut ledgers {
-        // Not `.min(0.0)`: which zero `min` returns for −0.0 (a flat position times a
-        // fall) is unspecified, and differed between debug and release builds, so the
-        // same run wrote "-0.0" in one and "0.0" in the other.
-        let change_in_value = ledger.position_at_open * price_change;
-        ledger.tick.risk_cost = if change_in_value < 0.0 {
-            change_in_value
-        } else {
-            0.0
-        };
+        ledger.tick.risk_cost = risk_cost(ledger.position_at_open, price_change);
         ledger.close_tick();
+    }
+}
+
+/// The risk cost min(z_t·(P_t − P_{t−1}), 0) of the position z_t carried into the tick.
+/// Not `.min(0.0)`: which zero `min` returns for −0.0 (a flat position times a fall)
+/// is unspecified, and differed between debug and release builds, so the same run
+/// wrote "-0.0" in one and "0.0" in the other. A loss is negative; anything else is
+/// +0.0.
+fn risk_cost(position_at_open: f64, price_change: f64) -> f64 {
+    let change_in_value = position_at_open * price_change;
+    if change_in_value < 0.0 {
+        change_in_value
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn risk_cost_is_the_loss_or_positive_zero() {
+        assert_eq!(risk_cost(2.0, -0.5), -1.0);
+        assert_eq!(risk_cost(-2.0, 0.5), -1.0);
+        // Gains and flat positions cost nothing, and "nothing" is +0.0 in every build.
+        for (position, change) in [(2.0, 0.5), (0.0, -0.5), (-0.0, 0.5), (3.0, 0.0)] {
+            assert_eq!(risk_cost(position, change).to_bits(), 0.0f64.to_bits());
+        }
     }
 }
