@@ -9,8 +9,9 @@ use bevy_ecs::entity::Entity;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use dealersim::Simulation;
 use dealersim::agents::investor::{
-    ArrivalMember, ArrivalSampler, InvestorId, TradeProfile, decide_trade,
+    ArrivalMember, ArrivalSampler, InvestorId, TradeProfile, decide_trade, population_profiles,
 };
+use dealersim::bench::load_scaling_study;
 use dealersim::dealers::QuoteCurve;
 use dealersim::dealers::hedging_schedule::{HedgeProblem, solve};
 use dealersim::dealers::order_statistics::TieOrder;
@@ -22,9 +23,10 @@ use dealersim::market::price_process::{GbmStep, PricePath, ReferenceSpreadLaw};
 use dealersim::market::reference_curve::CurveShape;
 use dealersim::output::TRADE_COLUMNS;
 use dealersim::output::table::{Cell, StagedOutput, TableFormat};
-use dealersim::rng::{StreamDomain, stream};
+use dealersim::rng::{Stream, StreamDomain, stream};
 use dealersim::scenario::DynamicTiering;
 use dealersim::scenario::parse_scenario;
+use rand::{RngExt, SeedableRng};
 
 fn pricing(c: &mut Criterion) {
     let shape = CurveShape::new(1.6, 10_000.0);
@@ -179,30 +181,22 @@ fn arrivals(c: &mut Criterion) {
     });
     group.finish();
 
-    // Skip-sampling at a fixed 2,000 expected trades a tick, at 10k and 10M investors:
-    // p_trade log-uniform in the shape of 1/192..1/8, scaled as in the scaling study.
+    // Skip-sampling the scaling study's own populations (`scenarios/bench/scaling.ron`,
+    // 2,000 expected trades a tick) at 10k and 10M investors.
+    let study = load_scaling_study().expect("bundled scaling study");
     let mut group = c.benchmark_group("arrivals");
     for investors in [10_000u32, 10_000_000] {
-        let (low, high) = (1.0f64 / 192.0, 1.0f64 / 8.0);
-        let mean = (high - low) / (high / low).ln();
-        let scale = 2_000.0 / (f64::from(investors) * mean);
-        let mut state = 11u64;
-        let members = (0..investors).map(|i| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
-            ArrivalMember {
-                profile: TradeProfile {
-                    p_trade: scale * low * (high / low).powf(u),
-                    ..profile
-                },
+        let scenario = study.scenario_for(investors).expect("study scenario");
+        let members = population_profiles(&scenario.investors, scenario.seed)
+            .into_iter()
+            .zip(0..)
+            .map(|(profile, id)| ArrivalMember {
+                profile,
                 entity: Entity::PLACEHOLDER,
-                id: InvestorId(i),
-            }
-        });
-        let mut sampler = ArrivalSampler::new(members, 1);
-        group.throughput(Throughput::Elements(2_000));
+                id: InvestorId(id),
+            });
+        let mut sampler = ArrivalSampler::new(members, scenario.seed);
+        group.throughput(Throughput::Elements(study.trades_per_tick as u64));
         group.bench_function(
             format!("skip_sample_{investors}_investors_2k_trades"),
             |b| {
@@ -219,15 +213,12 @@ fn arrivals(c: &mut Criterion) {
 
 fn tiering(c: &mut Criterion) {
     let n = 1_000_000usize;
-    let mut state = 7u64;
+    let mut rng = Stream::seed_from_u64(7);
     let order = TieOrder::new(n as u32, 0x5EED);
     let scores: Vec<RankEntry> = (0..n as u32)
         .map(|i| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
             let place = Ranked {
-                score: (state >> 11) as f64,
+                score: rng.random::<f64>(),
                 key: order.key(i),
             };
             (place, i)
@@ -264,15 +255,9 @@ fn tiering(c: &mut Criterion) {
         9,
         TieringMethod::Incremental,
     );
-    let mut draw = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        state >> 33
-    };
     let mut trade = move |book: &mut CounterpartyBook| {
-        let slot = draw() as usize % 150_000 * 5;
-        book.record_yield(slot, draw() as f64 / 2e9 - 0.5);
+        let slot = rng.random_range(0..150_000) * 5;
+        book.record_yield(slot, rng.random::<f64>() - 0.5);
     };
     for _ in 0..1_000_000 {
         trade(&mut book);
@@ -309,13 +294,15 @@ fn matching(c: &mut Criterion) {
     let mut group = c.benchmark_group("matching");
     group.throughput(Throughput::Elements(orders.len() as u64));
     group.bench_function("best_of_20_quotes_10k_orders", |b| {
+        let mut quotes = Vec::with_capacity(curves.len());
         b.iter(|| {
             orders
                 .iter()
                 .map(|&(size, tier)| {
                     let log_ratio = shape.ratio(size).unwrap_or(1.0).ln();
-                    let quotes = curves.iter().map(|c| c.spread(7.5e-5, log_ratio, tier));
-                    best_quote(quotes, 0.5).map_or(0, |(i, _)| i)
+                    quotes.clear();
+                    quotes.extend(curves.iter().map(|c| c.spread(7.5e-5, log_ratio, tier)));
+                    best_quote(&quotes, 0.5).map_or(0, |(i, _)| i)
                 })
                 .sum::<usize>()
         })

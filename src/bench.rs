@@ -10,7 +10,10 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::Simulation;
-use crate::agents::investor::population_profiles;
+use crate::sim::SimError;
+use bevy_ecs::entity::Entity;
+
+use crate::agents::investor::{ArrivalMember, ArrivalSampler, InvestorId, population_profiles};
 use crate::dealers::QuoteCurve;
 use crate::experiments::{Variant, replicate};
 use crate::market::reference_curve::CurveShape;
@@ -151,9 +154,13 @@ pub struct RungReport {
     pub peak_memory_mib: f64,
     /// Seconds per phase, summed over replications (CPU time across threads for S).
     pub phase_seconds: Vec<PhaseTime>,
-    /// Seconds of the floor program on the same population, when measured.
+    /// Seconds stepping the simulations (building the worlds excluded), summed over
+    /// replications.
+    pub run_seconds: f64,
+    /// Seconds of the floor program's ticks on the same population, when measured.
     pub floor_seconds: Option<f64>,
-    /// wall_seconds / floor_seconds, when measured.
+    /// run_seconds / floor_seconds, when measured: both leave out building the
+    /// population, so the ratio compares ticks with ticks.
     pub floor_ratio: Option<f64>,
 }
 
@@ -164,10 +171,6 @@ pub struct RungReport {
 /// # Errors
 /// [`BenchError::Run`] when a replication fails.
 pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
-    let run_error = |source: Box<dyn std::error::Error + Send + Sync>| BenchError::Run {
-        name: rung.name.clone(),
-        source,
-    };
     let started = Instant::now();
     let variants = [Variant {
         label: rung.name.clone(),
@@ -177,21 +180,17 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
         &variants,
         rung.replications,
         rung.scenario.seed,
-        |_, sim| {
-            sim.enable_phase_timers();
-            sim.run(|_| {})?;
-            let trades: u64 = sim.summary().iter().map(|s| s.trades).sum();
-            Ok((trades, sim.phase_seconds().unwrap_or([0.0; 8])))
-        },
+        |_, sim| timed_run(sim),
         &|_| {},
     )
-    .map_err(|e| run_error(Box::new(e)))?;
+    .map_err(|e| run_error(&rung.name, e))?;
     let wall_seconds = started.elapsed().as_secs_f64();
-    let mut phases = [0.0; 8];
-    let mut trades = 0;
-    for (t, p) in results.iter().flatten() {
-        trades += t;
-        for (total, x) in phases.iter_mut().zip(p) {
+    let mut phases = [0.0; TickPhase::COUNT];
+    let (mut trades, mut run_seconds) = (0, 0.0);
+    for run in results.iter().flatten() {
+        trades += run.trades;
+        run_seconds += run.seconds;
+        for (total, x) in phases.iter_mut().zip(run.phase_seconds) {
             *total += x;
         }
     }
@@ -199,6 +198,8 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
     let replications = u64::from(rung.replications);
     let ticks = u64::from(s.steps);
     let investors = s.investor_count();
+    // Read before the floor program allocates its own tables.
+    let peak_memory_mib = peak_memory_mib();
     let floor_seconds = (replications == 1).then(|| floor_run(s).seconds);
     Ok(RungReport {
         rung: rung.name.clone(),
@@ -211,11 +212,40 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
         investor_ticks_per_second: (investors * ticks * replications) as f64 / wall_seconds,
         trades,
         trades_per_second: trades as f64 / wall_seconds,
-        peak_memory_mib: peak_memory_mib(),
+        peak_memory_mib,
         phase_seconds: phase_times(phases),
+        run_seconds,
         floor_seconds,
-        floor_ratio: floor_seconds.map(|f| wall_seconds / f),
+        floor_ratio: floor_seconds.map(|f| run_seconds / f),
     })
+}
+
+/// One simulation stepped to its end with phase timers on.
+struct TimedRun {
+    /// Seconds stepping (building the world excluded).
+    seconds: f64,
+    /// Investor trades executed.
+    trades: u64,
+    /// Seconds per phase, in [`TickPhase::ALL`] order.
+    phase_seconds: [f64; TickPhase::COUNT],
+}
+
+fn timed_run(sim: &mut Simulation) -> Result<TimedRun, SimError> {
+    sim.enable_phase_timers();
+    let started = Instant::now();
+    sim.run(|_| {})?;
+    Ok(TimedRun {
+        seconds: started.elapsed().as_secs_f64(),
+        trades: sim.summary().iter().map(|s| s.trades).sum(),
+        phase_seconds: sim.phase_seconds().expect("phase timers were just enabled"),
+    })
+}
+
+fn run_error(name: &str, source: impl std::error::Error + Send + Sync + 'static) -> BenchError {
+    BenchError::Run {
+        name: name.to_string(),
+        source: Box::new(source),
+    }
 }
 
 /// Peak resident set size of this process in MiB (`VmHWM` of /proc/self/status; 0 on
@@ -332,27 +362,21 @@ pub struct ScalingPoint {
 /// [`BenchError::Run`] when the simulation fails.
 pub fn run_scaling_point(study: &ScalingStudy, investors: u32) -> Result<ScalingPoint, BenchError> {
     let scenario = study.scenario_for(investors)?;
-    let run_error = |source: Box<dyn std::error::Error + Send + Sync>| BenchError::Run {
-        name: format!("scaling at N = {investors}"),
-        source,
-    };
+    let name = format!("scaling at N = {investors}");
     let started = Instant::now();
-    let mut sim = Simulation::new(&scenario).map_err(|e| run_error(Box::new(e)))?;
+    let mut sim = Simulation::new(&scenario).map_err(|e| run_error(&name, e))?;
     let setup_seconds = started.elapsed().as_secs_f64();
-    sim.enable_phase_timers();
-    let started = Instant::now();
-    sim.run(|_| {}).map_err(|e| run_error(Box::new(e)))?;
-    let run_seconds = started.elapsed().as_secs_f64();
+    let run = timed_run(&mut sim).map_err(|e| run_error(&name, e))?;
     let ticks = u64::from(scenario.steps);
     Ok(ScalingPoint {
         investors: u64::from(investors),
         ticks,
         setup_seconds,
-        run_seconds,
-        seconds_per_tick: run_seconds / ticks.max(1) as f64,
-        trades: sim.summary().iter().map(|s| s.trades).sum(),
+        run_seconds: run.seconds,
+        seconds_per_tick: run.seconds / ticks.max(1) as f64,
+        trades: run.trades,
         peak_memory_mib: peak_memory_mib(),
-        phase_seconds: phase_times(sim.phase_seconds().unwrap_or([0.0; 8])),
+        phase_seconds: phase_times(run.phase_seconds),
     })
 }
 
@@ -406,7 +430,7 @@ pub fn least_squares_slope(xy: &[(f64, f64)]) -> f64 {
 }
 
 /// Phase times by name, in schedule order.
-fn phase_times(seconds: [f64; 8]) -> Vec<PhaseTime> {
+fn phase_times(seconds: [f64; TickPhase::COUNT]) -> Vec<PhaseTime> {
     TickPhase::ALL
         .iter()
         .zip(seconds)
@@ -429,10 +453,11 @@ pub struct FloorResult {
 }
 
 /// The irreducible work of a scenario: for every tick, sample which investors trade
-/// (skip-sampling with geometric gaps against the largest p_trade, then thinning), draw
-/// each trade's size, evaluate every market maker's quote for it (with a tier per
-/// (market maker, investor)) and pick the cheapest. No ECS, no accounting, no tiering,
-/// no hedging, no output: a lower bound for what a full tick can cost.
+/// (with the simulator's own skip sampler, the cheapest exact method), draw each trade's
+/// size, evaluate every market maker's quote for it (with a tier per (market maker,
+/// investor)) and pick the cheapest. No ECS, no accounting, no tiering, no hedging, no
+/// output: a lower bound for what a tick can cost. Only the ticks are timed, not
+/// building the population.
 pub fn floor_run(scenario: &Scenario) -> FloorResult {
     let profiles = population_profiles(&scenario.investors, scenario.seed);
     let n = profiles.len();
@@ -451,44 +476,39 @@ pub fn floor_run(scenario: &Scenario) -> FloorResult {
     let tiers: Vec<Vec<u8>> = (0..m)
         .map(|_| (0..n).map(|_| rng.random_range(0..5u8)).collect())
         .collect();
-    let p_max = profiles.iter().map(|p| p.p_trade).fold(0.0, f64::max);
-    let log_skip = (1.0 - p_max).ln();
+    let mut sampler = ArrivalSampler::new(
+        profiles
+            .into_iter()
+            .zip(0..)
+            .map(|(profile, id)| ArrivalMember {
+                profile,
+                entity: Entity::PLACEHOLDER,
+                id: InvestorId(id),
+            }),
+        scenario.seed,
+    );
     let max_size = scenario.market.max_trade_size;
     let half_spread = 0.5 * scenario.market.reference_spread.mean;
     let started = Instant::now();
     let mut trades = 0u64;
     let mut checksum = 0.0;
     for _ in 0..scenario.steps {
-        // Geometric gaps: the next candidate after `pos` is pos + 1 + ⌊ln U / ln(1 − p̄)⌋.
-        let mut pos = 0usize;
-        loop {
-            let u: f64 = rng.random::<f64>();
-            let gap = if log_skip < 0.0 {
-                ((1.0 - u).ln() / log_skip) as usize
-            } else {
-                0
-            };
-            pos = pos.saturating_add(gap);
-            if pos >= n {
-                break;
-            }
-            let profile = &profiles[pos];
-            if rng.random::<f64>() * p_max < profile.p_trade {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                let size = (profile.size_log_mean + profile.size_log_sd * z)
-                    .exp()
-                    .min(max_size);
-                let log_ratio = shape.ratio(size).map_or(0.0, f64::ln);
-                let best = curves
-                    .iter()
-                    .zip(&tiers)
-                    .map(|(c, t)| c.spread(half_spread, log_ratio, t[pos]))
-                    .fold(f64::INFINITY, f64::min);
-                checksum += best;
-                trades += 1;
-            }
-            pos += 1;
-        }
+        sampler.sample(|member| {
+            let profile = &member.profile;
+            let z: f64 = StandardNormal.sample(&mut rng);
+            let size = (profile.size_log_mean + profile.size_log_sd * z)
+                .exp()
+                .min(max_size);
+            let log_ratio = shape.ratio(size).map_or(0.0, f64::ln);
+            let investor = member.id.0 as usize;
+            let best = curves
+                .iter()
+                .zip(&tiers)
+                .map(|(c, t)| c.spread(half_spread, log_ratio, t[investor]))
+                .fold(f64::INFINITY, f64::min);
+            checksum += best;
+            trades += 1;
+        });
     }
     FloorResult {
         trades,

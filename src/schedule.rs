@@ -31,8 +31,11 @@ pub enum TickPhase {
 }
 
 impl TickPhase {
+    /// The number of phases.
+    pub const COUNT: usize = 8;
+
     /// Every phase, in the order a tick runs them.
-    pub const ALL: [TickPhase; 8] = [
+    pub const ALL: [TickPhase; Self::COUNT] = [
         TickPhase::PriceProcess,
         TickPhase::Arrivals,
         TickPhase::Tiering,
@@ -75,21 +78,21 @@ pub enum PhaseBoundary {
 pub struct PhaseTimes {
     mark: Instant,
     /// Time per phase, in [`TickPhase::ALL`] order.
-    pub totals: [Duration; 8],
+    pub totals: [Duration; TickPhase::COUNT],
 }
 
 impl Default for PhaseTimes {
     fn default() -> Self {
         Self {
             mark: Instant::now(),
-            totals: [Duration::ZERO; 8],
+            totals: [Duration::ZERO; TickPhase::COUNT],
         }
     }
 }
 
 impl PhaseTimes {
     /// Seconds per phase, in [`TickPhase::ALL`] order.
-    pub fn seconds(&self) -> [f64; 8] {
+    pub fn seconds(&self) -> [f64; TickPhase::COUNT] {
         self.totals.map(|d| d.as_secs_f64())
     }
 }

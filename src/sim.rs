@@ -30,7 +30,7 @@ use crate::rng::{StreamDomain, stream};
 use crate::scenario::{
     MarketMakerConfig, OutputFormat, Problem, Scenario, TieringConfig, validate,
 };
-use crate::schedule::{PhaseTimes, install_phase_timers, tick_schedule};
+use crate::schedule::{PhaseTimes, TickPhase, install_phase_timers, tick_schedule};
 use rand::Rng;
 
 /// Why a simulation could not be built or run.
@@ -253,7 +253,7 @@ impl Simulation {
     }
 
     /// Seconds spent in each phase so far (`TickPhase::ALL` order), when timed.
-    pub fn phase_seconds(&self) -> Option<[f64; 8]> {
+    pub fn phase_seconds(&self) -> Option<[f64; TickPhase::COUNT]> {
         self.world
             .get_resource::<PhaseTimes>()
             .map(PhaseTimes::seconds)

@@ -283,30 +283,21 @@ fn the_test_can_tell_different_populations_apart() {
 
 #[test]
 fn the_cheaper_exact_method_is_chosen_from_the_population() {
-    // Rare trades in a large population: skip-sampling; busy markets: the direct scan.
-    assert_eq!(
-        ArrivalMode::for_population(100.0, 1_000_000),
-        ArrivalMode::Skip
-    );
-    assert_eq!(
-        ArrivalMode::for_population(40_000.0, 1_000_000),
-        ArrivalMode::Skip
-    );
-    assert_eq!(
-        ArrivalMode::for_population(60_000.0, 1_000_000),
-        ArrivalMode::PerInvestor
-    );
-    // Small populations keep the direct scan however rare their trades.
-    assert_eq!(
-        ArrivalMode::for_population(1.0, 10),
-        ArrivalMode::PerInvestor
-    );
-    assert_eq!(
-        ArrivalMode::for_population(100.0, 49_999),
-        ArrivalMode::PerInvestor
-    );
-    assert_eq!(
-        ArrivalMode::for_population(100.0, 50_000),
-        ArrivalMode::Skip
-    );
+    use ArrivalMode::{PerInvestor, Skip};
+    for (candidates, investors, expected) in [
+        // Rare trades in a large population: skip-sampling; busy markets: the scan.
+        (100.0, 1_000_000, Skip),
+        (40_000.0, 1_000_000, Skip),
+        (60_000.0, 1_000_000, PerInvestor),
+        // Small populations keep the direct scan however rare their trades.
+        (1.0, 10, PerInvestor),
+        (100.0, 49_999, PerInvestor),
+        (100.0, 50_000, Skip),
+    ] {
+        assert_eq!(
+            ArrivalMode::for_population(candidates, investors),
+            expected,
+            "{candidates} candidates among {investors} investors"
+        );
+    }
 }

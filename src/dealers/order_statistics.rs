@@ -225,21 +225,16 @@ impl TieOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(state: &mut u64) -> u64 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        *state >> 33
-    }
+    use crate::rng::Stream;
+    use rand::{RngExt, SeedableRng};
 
     #[test]
     fn sorted_blocks_follow_a_sorted_vector_through_inserts_and_removes() {
-        let mut state = 7u64;
+        let mut rng = Stream::seed_from_u64(7);
         let mut set = SortedBlocks::new();
         let mut reference: Vec<u64> = Vec::new();
         for step in 0..20_000 {
-            let x = lcg(&mut state) % 3000;
+            let x = rng.random_range(0..3000u64);
             if step % 3 == 2 {
                 let removed = set.remove(&x);
                 let position = reference.iter().position(|&y| y == x);
@@ -270,10 +265,10 @@ mod tests {
 
     #[test]
     fn nth_missing_counts_the_integers_left_out() {
-        let mut state = 11u64;
+        let mut rng = Stream::seed_from_u64(11);
         for universe in [1u32, 2, 10, 1000, 5000] {
             let mut keys: Vec<u32> = (0..universe / 3)
-                .map(|_| (lcg(&mut state) % u64::from(universe)) as u32)
+                .map(|_| rng.random_range(0..universe))
                 .collect();
             keys.sort_unstable();
             keys.dedup();

@@ -20,16 +20,14 @@ impl QuoteCurve {
     }
 }
 
-/// The lowest of `quotes` (an iterator of spreads in market-maker order), with exact ties
-/// split uniformly using `tie_break` ∈ [0, 1): returns (position in the iterator, spread).
-/// `None` for an empty iterator.
-pub fn best_quote(
-    quotes: impl Iterator<Item = f64> + Clone,
-    tie_break: f64,
-) -> Option<(usize, f64)> {
+/// The lowest of `quotes` (spreads in market-maker order), with exact ties split
+/// uniformly using `tie_break` ∈ [0, 1): returns (index, spread). `None` when empty.
+/// A slice, not an iterator: the choice reads the quotes twice (the best, then the
+/// tied one picked), and each quote should be computed once.
+pub fn best_quote(quotes: &[f64], tie_break: f64) -> Option<(usize, f64)> {
     let mut best = f64::INFINITY;
     let mut ties = 0usize;
-    for s in quotes.clone() {
+    for &s in quotes {
         if s < best {
             best = s;
             ties = 1;
@@ -42,7 +40,12 @@ pub fn best_quote(
     }
     // Pick the ⌊tie_break·ties⌋-th tied quote.
     let pick = ((tie_break * ties as f64) as usize).min(ties - 1);
-    quotes.enumerate().filter(|&(_, s)| s == best).nth(pick)
+    quotes
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|&(_, s)| s == best)
+        .nth(pick)
 }
 
 #[cfg(test)]
@@ -83,8 +86,8 @@ mod tests {
     #[test]
     fn best_quote_takes_the_minimum() {
         let quotes = [3.0, 1.0, 2.0];
-        assert_eq!(best_quote(quotes.iter().copied(), 0.99), Some((1, 1.0)));
-        assert_eq!(best_quote([].iter().copied(), 0.5), None);
+        assert_eq!(best_quote(&quotes, 0.99), Some((1, 1.0)));
+        assert_eq!(best_quote(&[], 0.5), None);
     }
 
     #[test]
@@ -93,7 +96,7 @@ mod tests {
         let mut counts = [0usize; 4];
         for i in 0..3000 {
             let u = (i as f64 + 0.5) / 3000.0;
-            counts[best_quote(quotes.iter().copied(), u).unwrap().0] += 1;
+            counts[best_quote(&quotes, u).unwrap().0] += 1;
         }
         assert_eq!(counts, [1000, 0, 1000, 1000]);
     }

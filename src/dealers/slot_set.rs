@@ -82,6 +82,8 @@ fn resident_zeros(len: usize) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Stream;
+    use rand::{RngExt, SeedableRng};
     use std::collections::BTreeSet;
 
     #[test]
@@ -90,18 +92,15 @@ mod tests {
         for slots in [1, 63, 64, 65, 4095, 4096, 4097, 20_000] {
             let mut set = SlotSet::new(slots);
             let mut reference = BTreeSet::new();
-            let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ slots as u64;
+            let mut rng = Stream::seed_from_u64(slots as u64);
             for step in 0..4 * slots.min(5_000) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
                 // Mostly a few clustered slots, so words empty out and fill again.
                 let slot = if step % 3 == 0 {
-                    (state as usize) % slots
+                    rng.random_range(0..slots)
                 } else {
-                    (state as usize) % slots.min(130)
+                    rng.random_range(0..slots.min(130))
                 };
-                if state >> 63 == 0 {
+                if rng.random::<bool>() {
                     set.insert(slot);
                     reference.insert(slot);
                 } else {

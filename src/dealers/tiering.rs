@@ -548,6 +548,8 @@ pub fn assign_quantile_tiers(ranked: &mut [RankEntry], tiers: u8, out: &mut [u8]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Stream;
+    use rand::{Rng, RngExt, SeedableRng};
 
     /// Reference: full sort, then tier = ⌊r·K/n⌋.
     fn by_sorting(scores: &[f64], k: u8) -> Vec<u8> {
@@ -571,17 +573,12 @@ mod tests {
 
     #[test]
     fn selection_matches_a_full_sort() {
-        let mut state = 12345u64;
+        let mut rng = Stream::seed_from_u64(12345);
         for n in [1usize, 2, 3, 5, 7, 11, 100, 1001] {
             for k in [1u8, 2, 3, 5, 7] {
+                // Few distinct values so that ties are common.
                 let scores: Vec<f64> = (0..n)
-                    .map(|_| {
-                        state = state
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        // Few distinct values so that ties are common.
-                        ((state >> 60) as f64) / 4.0
-                    })
+                    .map(|_| f64::from(rng.random_range(0..16u8)) / 4.0)
                     .collect();
                 let mut ranked = entries(&scores);
                 let mut got = vec![u8::MAX; n];
@@ -702,13 +699,8 @@ mod tests {
     /// rejoin the prior run), pinned investors, K from 1 to 7, tiny and odd populations.
     #[test]
     fn incremental_cuts_match_the_reference_ranking() {
-        let mut state = 99u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state >> 33
-        };
+        let mut rng = Stream::seed_from_u64(99);
+        let mut next = || rng.next_u64() >> 33;
         for (n, tiers, prior, pinned) in [
             (1usize, 3u8, 0.0, vec![]),
             (2, 5, 0.0, vec![]),

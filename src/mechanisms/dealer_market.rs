@@ -422,21 +422,31 @@ fn match_orders(
         Without<InvestorId>,
     >,
 ) {
+    let mut makers: Vec<_> = makers.iter_mut().collect();
+    makers.sort_unstable_by_key(|(id, ..)| id.0);
     let fills: Vec<Result<Fill, ModelFault>> = {
-        let mut books: Vec<(u32, &CounterpartyBook)> =
-            makers.iter().map(|(id, book, ..)| (id.0, book)).collect();
-        books.sort_unstable_by_key(|(id, _)| *id);
-        let books: Vec<&CounterpartyBook> = books.into_iter().map(|(_, b)| b).collect();
+        let books: Vec<&CounterpartyBook> = makers.iter().map(|(_, book, ..)| &**book).collect();
         let shape = state.curve.shape;
         let mid = state.price;
-        let choose = |order: &Order| -> Result<Fill, ModelFault> {
+        // Each market maker's quote and tier for the order, computed once into buffers
+        // that live as long as the worker (no allocation per order).
+        let choose = |(spreads, tiers): &mut (Vec<f64>, Vec<u8>),
+                      order: &Order|
+         -> Result<Fill, ModelFault> {
             let log_ratio = shape.ratio(order.size)?.ln();
             let slot = order.investor.0 as usize;
-            let quotes =
-                board.curves.iter().zip(&books).map(|(curve, book)| {
-                    curve.spread(board.half_spread, log_ratio, book.tier(slot))
-                });
-            let (maker, spread) = best_quote(quotes, order.tie_break).unwrap_or((0, f64::INFINITY));
+            tiers.clear();
+            tiers.extend(books.iter().map(|book| book.tier(slot)));
+            spreads.clear();
+            spreads.extend(
+                board
+                    .curves
+                    .iter()
+                    .zip(tiers.iter())
+                    .map(|(curve, &tier)| curve.spread(board.half_spread, log_ratio, tier)),
+            );
+            let (maker, spread) =
+                best_quote(spreads, order.tie_break).unwrap_or((0, f64::INFINITY));
             // The cash that changes hands must be a number, not just the spread.
             if !(mid * order.size * (1.0 + spread)).is_finite() {
                 return Err(ModelFault::Quote(spread));
@@ -444,7 +454,7 @@ fn match_orders(
             Ok(Fill {
                 maker,
                 spread,
-                tier: books[maker].tier(slot),
+                tier: tiers.get(maker).copied().unwrap_or(0),
             })
         };
         if orders.0.len() >= PARALLEL_MIN_ORDERS {
@@ -452,10 +462,11 @@ fn match_orders(
                 .0
                 .par_iter()
                 .with_min_len(PARALLEL_MIN_ORDERS / 2)
-                .map(choose)
+                .map_init(Default::default, choose)
                 .collect()
         } else {
-            orders.0.iter().map(choose).collect()
+            let mut buffers = Default::default();
+            orders.0.iter().map(|o| choose(&mut buffers, o)).collect()
         }
     };
     // The first fault in order, so the report does not depend on thread scheduling.
@@ -480,8 +491,6 @@ fn match_orders(
         }
     }
 
-    let mut makers: Vec<_> = makers.iter_mut().collect();
-    makers.sort_unstable_by_key(|(id, ..)| id.0);
     for (order, fill) in orders.0.iter().zip(fills) {
         let direction = sign(order);
         let price = price(order, &fill);
@@ -629,7 +638,7 @@ fn hedge_positions(
                 continue;
             }
         };
-        let Some((pick, spread)) = best_quote(quotes.iter().copied(), tie_break) else {
+        let Some((pick, spread)) = best_quote(&quotes, tie_break) else {
             continue;
         };
         let (dealer_index, _, tier) = others[pick];
