@@ -206,17 +206,18 @@ impl QuantileCuts {
     fn rescore(&mut self, scores: &Scores, c: usize, old: f64, new: f64) {
         let prior = scores.prior_yield;
         let key = scores.order.key(c as u32);
+        let at = |score| Ranked { score, key };
         let run = |psi: f64| psi.total_cmp(&prior);
         let (from, to) = (run(old), run(new));
         let was_held = match from {
-            Ordering::Greater => self.above.remove(&scores.ranked(c, old)),
-            Ordering::Less => self.below.remove(&scores.ranked(c, old)),
+            Ordering::Greater => self.above.remove(&at(old)),
+            Ordering::Less => self.below.remove(&at(old)),
             Ordering::Equal => true,
         };
         debug_assert!(was_held, "slot {c} was not in its run");
         match to {
-            Ordering::Greater => self.above.insert(scores.ranked(c, new)),
-            Ordering::Less => self.below.insert(scores.ranked(c, new)),
+            Ordering::Greater => self.above.insert(at(new)),
+            Ordering::Less => self.below.insert(at(new)),
             Ordering::Equal => {}
         }
         match (from == Ordering::Equal, to == Ordering::Equal) {
@@ -436,8 +437,15 @@ impl CounterpartyBook {
         let ewma = |old: f64| old + scores.weight * (trade_yield - old);
         match tiers {
             Tiers::Cut(cuts) => {
-                let old = cuts.live(c, scores.prior_yield);
-                cuts.pending.insert(c as u32, ewma(old));
+                // ψ now: pending since the last re-tier, else as settled then.
+                let QuantileCuts {
+                    pending, scored, ..
+                } = &mut **cuts;
+                let prior = scores.prior_yield;
+                let psi = pending
+                    .entry(c as u32)
+                    .or_insert_with(|| scored.get(&(c as u32)).copied().unwrap_or(prior));
+                *psi = ewma(*psi);
             }
             Tiers::Written(_) => {
                 scores.average_yield[c] = ewma(scores.average_yield[c]);

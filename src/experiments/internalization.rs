@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::figure::{Figure, Panel, Point, Scale, Series};
 use super::{
     ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
-    maker_index, mean_sd, quantile, replicate,
+    check_focus_and_competitor, maker_index, mean_sd, quantile, replicate,
 };
 use crate::output::table::{Column, ColumnType};
 use crate::scenario::{FixedTiering, Problem, Scenario, TieringConfig};
@@ -78,24 +78,10 @@ const SETUPS: [(&str, &str); 2] = [
 impl ExperimentDesign for InternalizationDesign {
     /// Problems with the design against its base scenario.
     fn check(&self, scenario: &Scenario) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        for (field, name) in [("focus", &self.focus), ("competitor", &self.competitor)] {
-            if maker_index(scenario, name).is_none() {
-                problems.push(Problem {
-                    path: field.into(),
-                    message: format!("no market maker named `{name}` in the scenario"),
-                });
-            }
-        }
-        if self.focus == self.competitor {
-            problems.push(Problem {
-                path: "competitor".into(),
-                message: "must differ from focus".into(),
-            });
-        }
+        let mut problems = check_focus_and_competitor(scenario, &self.focus, &self.competitor);
         if self.competitor_tiers_worse == 0 {
             problems.push(Problem {
-                path: "competitor_tiers_worse".into(),
+                path: "design.competitor_tiers_worse".into(),
                 message: "must be ≥ 1, or the competitor is not dearer".into(),
             });
         }

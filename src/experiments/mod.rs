@@ -68,7 +68,9 @@ pub enum Design {
 /// What every design provides: its checks, the scenario variants it builds, and the run
 /// that reduces replications to a table, a figure and a summary.
 pub trait ExperimentDesign {
-    /// Problems with the design against its base scenario (paths relative to `design`).
+    /// Problems with the design against its base scenario. Paths are from the
+    /// experiment file's root: `design.…` for the design's own fields, `scenario.…` for
+    /// what the design needs of the scenario.
     fn check(&self, scenario: &Scenario) -> Vec<Problem>;
     /// The scenario variants, in table order.
     fn variants(&self, base: &Scenario) -> Vec<Variant>;
@@ -227,11 +229,7 @@ pub fn check(config: &ExperimentConfig) -> Vec<Problem> {
     if !problems.is_empty() {
         return problems;
     }
-    let design_problems = config.design.as_design().check(&config.scenario);
-    problems.extend(design_problems.into_iter().map(|p| Problem {
-        path: format!("design.{}", p.path),
-        message: p.message,
-    }));
+    problems.extend(config.design.as_design().check(&config.scenario));
     if !problems.is_empty() {
         return problems;
     }
@@ -477,6 +475,26 @@ fn maker_index(scenario: &Scenario, name: &str) -> Option<usize> {
     scenario.market_makers.iter().position(|m| m.name == name)
 }
 
+/// Problems with a design's `focus` and `competitor`: each must name a market maker of
+/// the scenario, and they must differ.
+fn check_focus_and_competitor(scenario: &Scenario, focus: &str, competitor: &str) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = [("focus", focus), ("competitor", competitor)]
+        .into_iter()
+        .filter(|(_, name)| maker_index(scenario, name).is_none())
+        .map(|(field, name)| Problem {
+            path: format!("design.{field}"),
+            message: format!("no market maker named `{name}` in the scenario"),
+        })
+        .collect();
+    if focus == competitor {
+        problems.push(Problem {
+            path: "design.competitor".into(),
+            message: "must differ from focus".into(),
+        });
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,6 +522,31 @@ mod tests {
                 panic!("{name}: {e}");
             }
         }
+    }
+
+    /// A design's problems carry paths from the file's root: its own fields under
+    /// `design.`, what it needs of the scenario under `scenario.`.
+    #[test]
+    fn design_problems_name_fields_from_the_file_root() {
+        let (_, text) = BUNDLED
+            .iter()
+            .find(|(n, _)| *n == "internalization")
+            .expect("bundled internalization");
+        let mut config = parse_experiment(text, Path::new("internalization.ron")).expect("parses");
+        let Design::Internalization(design) = &mut config.design else {
+            panic!("internalization design");
+        };
+        design.competitor_tiers_worse = 0;
+        let focus = maker_index(&config.scenario, &design.focus).expect("focus exists");
+        config.scenario.market_makers[focus].tier_penalty = 0.0;
+        let paths: Vec<String> = check(&config).into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "design.competitor_tiers_worse".to_string(),
+                format!("scenario.market_makers[{focus}].tier_penalty"),
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::figure::{Figure, Panel, Point, Scale, Series};
 use super::{
     ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
-    maker_index, mean_sd, replicate,
+    check_focus_and_competitor, maker_index, mean_sd, replicate,
 };
 use crate::mechanisms::dealer_market::{TradeKind, TradeLog};
 use crate::output::table::{Column, ColumnType};
@@ -169,38 +169,32 @@ fn mean_size(scenario: &Scenario, investor: u32) -> f64 {
 }
 
 impl ExperimentDesign for PriceSensitivityDesign {
-    /// Problems with the design against its base scenario (paths relative to `design`).
+    /// Problems with the design against its base scenario.
     fn check(&self, scenario: &Scenario) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        let mut fail = |path: String, message: String| problems.push(Problem { path, message });
-        for (field, name) in [("focus", &self.focus), ("competitor", &self.competitor)] {
-            if maker_index(scenario, name).is_none() {
-                fail(
-                    field.into(),
-                    format!("no market maker named `{name}` in the scenario"),
-                );
-            }
-        }
-        if self.focus == self.competitor {
-            fail("competitor".into(), "must differ from focus".into());
-        }
+        let mut problems = check_focus_and_competitor(scenario, &self.focus, &self.competitor);
+        let mut fail = |field: &str, message: String| {
+            problems.push(Problem {
+                path: format!("design.{field}"),
+                message,
+            })
+        };
         if self.tiers == 0 {
-            fail("tiers".into(), "must be ≥ 1, got 0".into());
+            fail("tiers", "must be ≥ 1, got 0".into());
         }
         if self.other_tier >= self.tiers {
             fail(
-                "other_tier".into(),
+                "other_tier",
                 format!("must be < tiers ({}), got {}", self.tiers, self.other_tier),
             );
         }
         if self.probes.is_empty() {
-            fail("probes".into(), "probe at least one investor".into());
+            fail("probes", "probe at least one investor".into());
         }
         let investors = scenario.investor_count();
         for (i, probe) in self.probes.iter().enumerate() {
             if u64::from(probe.investor) >= investors {
                 fail(
-                    format!("probes[{i}].investor"),
+                    &format!("probes[{i}].investor"),
                     format!(
                         "no investor {}: the scenario has {investors}",
                         probe.investor
@@ -209,7 +203,7 @@ impl ExperimentDesign for PriceSensitivityDesign {
             }
             if probe.competitor_tier >= self.tiers {
                 fail(
-                    format!("probes[{i}].competitor_tier"),
+                    &format!("probes[{i}].competitor_tier"),
                     format!(
                         "must be < tiers ({}), got {}",
                         self.tiers, probe.competitor_tier

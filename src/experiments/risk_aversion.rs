@@ -125,41 +125,46 @@ impl ExperimentDesign for RiskAversionDesign {
     /// Problems with the design against its base scenario.
     fn check(&self, scenario: &Scenario) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let mut fail = |path: String, message: String| problems.push(Problem { path, message });
+        let mut fail = |field: &str, message: String| {
+            problems.push(Problem {
+                path: format!("design.{field}"),
+                message,
+            })
+        };
         if maker_index(scenario, &self.focus).is_none() {
             fail(
-                "focus".into(),
+                "focus",
                 format!("no market maker named `{}` in the scenario", self.focus),
             );
         }
         if self.risk_aversions.is_empty() {
-            fail("risk_aversions".into(), "give at least one γ".into());
+            fail("risk_aversions", "give at least one γ".into());
         }
         for (i, &g) in self.risk_aversions.iter().enumerate() {
             if !(g.is_finite() && g > 0.0) {
                 fail(
-                    format!("risk_aversions[{i}]"),
+                    &format!("risk_aversions[{i}]"),
                     format!("must be > 0 (the x axis is logarithmic), got {g}"),
                 );
             }
         }
         if self.volatilities.is_empty() {
-            fail("volatilities".into(), "give at least one σ".into());
+            fail("volatilities", "give at least one σ".into());
         }
         for (i, &s) in self.volatilities.iter().enumerate() {
             if !(s.is_finite() && s >= 0.0 && s * scenario.market.tick_years.sqrt() <= 1.0) {
                 fail(
-                    format!("volatilities[{i}]"),
+                    &format!("volatilities[{i}]"),
                     format!("must be ≥ 0 with σ·sqrt(tick_years) ≤ 1, got {s}"),
                 );
             }
         }
         if self.venues.is_empty() {
-            fail("venues".into(), "give at least one venue".into());
+            fail("venues", "give at least one venue".into());
         }
         if self.venues.contains(&HedgeVenue::MarketMakers) && scenario.market_makers.len() < 2 {
             fail(
-                "venues".into(),
+                "venues",
                 "hedging with market makers needs a second market maker in the scenario".into(),
             );
         }
@@ -167,7 +172,7 @@ impl ExperimentDesign for RiskAversionDesign {
             || u64::from(self.horizon) > crate::scenario::validate::MAX_HEDGING_HORIZON
         {
             fail(
-                "horizon".into(),
+                "horizon",
                 format!(
                     "must be in 1..={}, got {}",
                     crate::scenario::validate::MAX_HEDGING_HORIZON,
