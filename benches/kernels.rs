@@ -28,6 +28,19 @@ use dealersim::scenario::DynamicTiering;
 use dealersim::scenario::parse_scenario;
 use rand::{RngExt, SeedableRng};
 
+/// An average-yield book over `slots` counterparties with the default tiering, kept by
+/// the incremental method (the last slot is the market maker's own).
+fn incremental_book(slots: usize) -> CounterpartyBook {
+    CounterpartyBook::dynamic(
+        ScoreKind::AverageYield,
+        &DynamicTiering::default(),
+        slots,
+        slots - 1,
+        9,
+        TieringMethod::Incremental,
+    )
+}
+
 fn pricing(c: &mut Criterion) {
     let shape = CurveShape::new(1.6, 10_000.0);
     let sizes: Vec<f64> = (0..1000).map(|i| 0.5 + i as f64 * 0.9).collect();
@@ -84,21 +97,7 @@ fn reward(c: &mut Criterion) {
     // yield into the quoting book's score of the counterparty (a 1M-slot incremental
     // book; trades from 150k counterparties so the pending set stays bounded).
     let n = 1_000_000usize;
-    let config = DynamicTiering {
-        tiers: 5,
-        weight: 0.1,
-        retier_every: 1,
-        prior_yield: 0.0,
-        pinned_investors: Default::default(),
-    };
-    let mut book = CounterpartyBook::dynamic(
-        ScoreKind::AverageYield,
-        &config,
-        n,
-        n - 1,
-        9,
-        TieringMethod::Incremental,
-    );
+    let mut book = incremental_book(n);
     let trades: Vec<(usize, f64, f64, f64)> = (0..2_000u64)
         .map(|i| {
             let slot = (i.wrapping_mul(2_654_435_761) % 150_000 * 5) as usize;
@@ -240,21 +239,7 @@ fn tiering(c: &mut Criterion) {
     // spread over the slots (every fifth slot below 750k), so the scored set stays about
     // that size however many iterations criterion runs; per iteration 2,000 new yields,
     // a re-tier, and 10,000 tier look-ups.
-    let config = DynamicTiering {
-        tiers: 5,
-        weight: 0.1,
-        retier_every: 1,
-        prior_yield: 0.0,
-        pinned_investors: Default::default(),
-    };
-    let mut book = CounterpartyBook::dynamic(
-        ScoreKind::AverageYield,
-        &config,
-        n,
-        n - 1,
-        9,
-        TieringMethod::Incremental,
-    );
+    let mut book = incremental_book(n);
     let mut trade = move |book: &mut CounterpartyBook| {
         let slot = rng.random_range(0..150_000) * 5;
         book.record_yield(slot, rng.random::<f64>() - 0.5);

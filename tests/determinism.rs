@@ -138,15 +138,21 @@ fn golden_hash_of_the_paper_run() {
     s.output.format = OutputFormat::Csv;
     let dir = tempfile::tempdir().expect("tempdir");
     run_to_directory(&s, "paper.ron", dir.path(), |_| {}).expect("run");
+    assert_golden(&outputs(dir.path()), GOLDEN, "GOLDEN");
+}
+
+/// Checks the SHA-256 of `outputs` (each file's name, then its bytes, by name) against
+/// the constant `name` = `expected`, with the message that says how to update it.
+fn assert_golden(outputs: &BTreeMap<String, Vec<u8>>, expected: &str, name: &str) {
     let mut all = Vec::new();
-    for (name, bytes) in outputs(dir.path()) {
-        all.extend(name.as_bytes());
+    for (file, bytes) in outputs {
+        all.extend(file.as_bytes());
         all.extend(bytes);
     }
     let hash = sha256_hex(&all);
     assert_eq!(
-        hash, GOLDEN,
-        "\nThe paper run's outputs changed.\nIf this is intended (a model or default changed), set\n    const GOLDEN: &str = \"{hash}\";\nin tests/determinism.rs and explain the change in the commit message.\n"
+        hash, expected,
+        "\nThe run's outputs changed.\nIf this is intended (a model or default changed), set\n    const {name}: &str = \"{hash}\";\nin tests/determinism.rs and explain the change in the commit message.\n"
     );
 }
 
@@ -182,14 +188,5 @@ fn golden_hash_of_a_skip_sampled_run() {
     run_to_directory(&s, "skip.ron", dir.path(), |_| {}).expect("run");
     let outputs = outputs(dir.path());
     assert!(outputs["trades.csv"].len() > 50_000, "the run should trade");
-    let mut all = Vec::new();
-    for (name, bytes) in outputs {
-        all.extend(name.as_bytes());
-        all.extend(bytes);
-    }
-    let hash = sha256_hex(&all);
-    assert_eq!(
-        hash, GOLDEN_SKIP_SAMPLED,
-        "\nThe skip-sampled run's outputs changed.\nIf this is intended, set\n    const GOLDEN_SKIP_SAMPLED: &str = \"{hash}\";\nin tests/determinism.rs and explain the change in the commit message.\n"
-    );
+    assert_golden(&outputs, GOLDEN_SKIP_SAMPLED, "GOLDEN_SKIP_SAMPLED");
 }

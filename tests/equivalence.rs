@@ -284,15 +284,20 @@ fn the_test_can_tell_different_populations_apart() {
 #[test]
 fn the_cheaper_exact_method_is_chosen_from_the_population() {
     use ArrivalMode::{PerInvestor, Skip};
+    let floor = ArrivalMode::MIN_SKIP_POPULATION;
+    // The population at which 10,000 candidates a tick cost as much as the scan.
+    let break_even = (10_000.0 * ArrivalMode::RANDOM_ACCESS_COST) as usize;
+    assert!(break_even > floor, "the cases below assume it");
     for (candidates, investors, expected) in [
         // Rare trades in a large population: skip-sampling; busy markets: the scan.
-        (100.0, 1_000_000, Skip),
-        (40_000.0, 1_000_000, Skip),
-        (60_000.0, 1_000_000, PerInvestor),
+        (1.0, 1_000_000, Skip),
+        (10_000.0, break_even + 1, Skip),
+        (10_000.0, break_even - 1, PerInvestor),
+        (1_000_000.0, 1_000_000, PerInvestor),
         // Small populations keep the direct scan however rare their trades.
         (1.0, 10, PerInvestor),
-        (100.0, 49_999, PerInvestor),
-        (100.0, 50_000, Skip),
+        (1.0, floor - 1, PerInvestor),
+        (1.0, floor, Skip),
     ] {
         assert_eq!(
             ArrivalMode::for_population(candidates, investors),

@@ -609,10 +609,7 @@ mod tests {
     fn average_yield_is_an_ewma_from_the_prior() {
         let config = DynamicTiering {
             tiers: 2,
-            weight: 0.1,
-            retier_every: 1,
-            prior_yield: 0.0,
-            pinned_investors: Default::default(),
+            ..Default::default()
         };
         let mut book = CounterpartyBook::dynamic(
             ScoreKind::AverageYield,
@@ -635,9 +632,8 @@ mod tests {
         let config = DynamicTiering {
             tiers: 2,
             weight: 0.5,
-            retier_every: 1,
             prior_yield: 1.0,
-            pinned_investors: Default::default(),
+            ..Default::default()
         };
         // Before any realised trade, ψ is the prior whatever the volume.
         let mut fresh = CounterpartyBook::dynamic(
@@ -672,13 +668,7 @@ mod tests {
 
     #[test]
     fn each_book_has_its_own_fixed_tie_order() {
-        let config = DynamicTiering {
-            tiers: 5,
-            weight: 0.1,
-            retier_every: 1,
-            prior_yield: 0.0,
-            pinned_investors: Default::default(),
-        };
+        let config = DynamicTiering::default();
         let tiers = |salt: u32| {
             let book = CounterpartyBook::dynamic(
                 ScoreKind::AverageYield,
@@ -720,9 +710,9 @@ mod tests {
             let config = DynamicTiering {
                 tiers,
                 weight: 0.3,
-                retier_every: 1,
                 prior_yield: prior,
                 pinned_investors: pinned.into_iter().collect(),
+                ..Default::default()
             };
             let own = n - 1;
             let build = |method| {
@@ -768,8 +758,7 @@ mod tests {
             tiers: 2,
             weight: 1.0,
             retier_every: 4,
-            prior_yield: 0.0,
-            pinned_investors: Default::default(),
+            ..Default::default()
         };
         for method in [TieringMethod::Incremental, TieringMethod::Reference] {
             let mut book =
@@ -790,9 +779,8 @@ mod tests {
         let config = DynamicTiering {
             tiers: 2,
             weight: 1.0,
-            retier_every: 1,
-            prior_yield: 0.0,
             pinned_investors: [(1, 1)].into_iter().collect(),
+            ..Default::default()
         };
         let mut book = CounterpartyBook::dynamic(
             ScoreKind::AverageYield,
