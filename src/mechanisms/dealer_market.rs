@@ -568,11 +568,12 @@ fn hedge_positions(
     let decision_positions: Vec<f64> = makers.iter().map(|(_, _, h, ..)| h.position).collect();
     for hedger_index in 0..makers.len() {
         let position = decision_positions[hedger_index];
-        let (hedger_id, config, variance) = {
-            let (id, _, _, _, hedger, _) = &makers[hedger_index];
-            let Some(hedger) = hedger else { continue };
-            (id.0, hedger.config.clone(), hedger.variance)
+        // A copy of the `Option<&Hedger>`: it borrows the component, not `makers`.
+        let Some(hedger) = makers[hedger_index].4 else {
+            continue;
         };
+        let (hedger_id, config, variance) =
+            (makers[hedger_index].0.0, &hedger.config, hedger.variance);
         if position.abs() <= HEDGE_EPSILON {
             continue;
         }
