@@ -5,11 +5,10 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use bevy_ecs::entity::Entity;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use dealersim::Simulation;
 use dealersim::agents::investor::{
-    ArrivalMember, ArrivalSampler, InvestorId, TradeProfile, decide_trade, population_profiles,
+    ArrivalSampler, TradeProfile, decide_trade, population_profiles,
 };
 use dealersim::bench::load_scaling_study;
 use dealersim::dealers::QuoteCurve;
@@ -186,15 +185,10 @@ fn arrivals(c: &mut Criterion) {
     let mut group = c.benchmark_group("arrivals");
     for investors in [10_000u32, 10_000_000] {
         let scenario = study.scenario_for(investors).expect("study scenario");
-        let members = population_profiles(&scenario.investors, scenario.seed)
-            .into_iter()
-            .zip(0..)
-            .map(|(profile, id)| ArrivalMember {
-                profile,
-                entity: Entity::PLACEHOLDER,
-                id: InvestorId(id),
-            });
-        let mut sampler = ArrivalSampler::new(members, scenario.seed);
+        let mut sampler = ArrivalSampler::without_entities(
+            population_profiles(&scenario.investors, scenario.seed),
+            scenario.seed,
+        );
         group.throughput(Throughput::Elements(study.trades_per_tick as u64));
         group.bench_function(
             format!("skip_sample_{investors}_investors_2k_trades"),

@@ -10,10 +10,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::Simulation;
-use crate::sim::SimError;
-use bevy_ecs::entity::Entity;
-
-use crate::agents::investor::{ArrivalMember, ArrivalSampler, InvestorId, population_profiles};
+use crate::agents::investor::{ArrivalSampler, population_profiles};
 use crate::dealers::QuoteCurve;
 use crate::experiments::{Variant, replicate};
 use crate::market::reference_curve::CurveShape;
@@ -21,6 +18,7 @@ use crate::rng::{StreamDomain, stream};
 use crate::scenario::load::parse_ron;
 use crate::scenario::{InvestorGroup, InvestorSpec, Problem, Scenario, validate};
 use crate::schedule::TickPhase;
+use crate::sim::SimError;
 
 /// A rung of the benchmark ladder (`BenchRung(...)` in RON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -476,17 +474,7 @@ pub fn floor_run(scenario: &Scenario) -> FloorResult {
     let tiers: Vec<Vec<u8>> = (0..m)
         .map(|_| (0..n).map(|_| rng.random_range(0..5u8)).collect())
         .collect();
-    let mut sampler = ArrivalSampler::new(
-        profiles
-            .into_iter()
-            .zip(0..)
-            .map(|(profile, id)| ArrivalMember {
-                profile,
-                entity: Entity::PLACEHOLDER,
-                id: InvestorId(id),
-            }),
-        scenario.seed,
-    );
+    let mut sampler = ArrivalSampler::without_entities(profiles, scenario.seed);
     let max_size = scenario.market.max_trade_size;
     let half_spread = 0.5 * scenario.market.reference_spread.mean;
     let started = Instant::now();

@@ -236,6 +236,20 @@ impl ArrivalSampler {
         }
     }
 
+    /// A sampler over `profiles` (investor ids 0, 1, … in order) with no entities behind
+    /// them, for code that never looks an investor up: benchmarks and the floor program.
+    pub fn without_entities(profiles: impl IntoIterator<Item = TradeProfile>, seed: u64) -> Self {
+        let members = profiles
+            .into_iter()
+            .zip(0..)
+            .map(|(profile, id)| ArrivalMember {
+                profile,
+                entity: Entity::PLACEHOLDER,
+                id: InvestorId(id),
+            });
+        Self::new(members, seed)
+    }
+
     /// The seed the sampler's streams derive from.
     pub fn seed(&self) -> u64 {
         self.seed
