@@ -7,23 +7,24 @@ use std::path::Path;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use dealersim::Simulation;
-use dealersim::agents::investor::{
-    ArrivalSampler, TradeProfile, decide_trade, population_profiles,
-};
 use dealersim::bench::load_scaling_study;
-use dealersim::dealers::QuoteCurve;
-use dealersim::dealers::hedging_schedule::{HedgeProblem, solve};
-use dealersim::dealers::order_statistics::TieOrder;
-use dealersim::dealers::pricing::best_quote;
-use dealersim::dealers::tiering::{
-    CounterpartyBook, RankEntry, Ranked, ScoreKind, TieringMethod, assign_quantile_tiers,
-};
 use dealersim::market::price_process::{GbmStep, PricePath, ReferenceSpreadLaw};
 use dealersim::market::reference_curve::CurveShape;
-use dealersim::output::TRADE_COLUMNS;
-use dealersim::output::table::{Cell, StagedOutput, TableFormat};
+use dealersim::mechanisms::dealer_market::config_of;
+use dealersim::mechanisms::dealer_market::hedging_schedule::{HedgeProblem, solve};
+use dealersim::mechanisms::dealer_market::investors::{ArrivalSampler, TradeProfile, decide_trade};
+use dealersim::mechanisms::dealer_market::order_statistics::TieOrder;
+use dealersim::mechanisms::dealer_market::population::population_profiles;
+use dealersim::mechanisms::dealer_market::pricing::QuoteCurve;
+use dealersim::mechanisms::dealer_market::pricing::best_quote;
+use dealersim::mechanisms::dealer_market::records::TradeRow;
+use dealersim::mechanisms::dealer_market::tiering::{
+    CounterpartyBook, RankEntry, Ranked, ScoreKind, ScoreParams, TieringMethod,
+    assign_quantile_tiers,
+};
+use dealersim::output::row::TableRow;
+use dealersim::output::table::{StagedOutput, TableFormat};
 use dealersim::rng::{Stream, StreamDomain, stream};
-use dealersim::scenario::DynamicTiering;
 use dealersim::scenario::parse_scenario;
 use rand::{RngExt, SeedableRng};
 
@@ -32,7 +33,7 @@ use rand::{RngExt, SeedableRng};
 fn incremental_book(slots: usize) -> CounterpartyBook {
     CounterpartyBook::dynamic(
         ScoreKind::AverageYield,
-        &DynamicTiering::default(),
+        &ScoreParams::default(),
         slots,
         slots - 1,
         9,
@@ -131,24 +132,24 @@ fn record(c: &mut Criterion) {
         let staged =
             StagedOutput::create(&dir.path().join(format.extension())).expect("staging directory");
         let mut table = staged
-            .table("trades", TRADE_COLUMNS, format)
+            .table(TradeRow::TABLE.name, TradeRow::TABLE.columns, format)
             .expect("trades table");
         group.bench_function(format!("trades_2k_rows_{}", format.extension()), |b| {
             b.iter(|| {
                 for i in 0..2_000u32 {
-                    table
-                        .write_row(&[
-                            Cell::U32(i / 20),
-                            Cell::Str("investor"),
-                            Cell::Str("MM07"),
-                            Cell::U32(i.wrapping_mul(2_654_435_761) % 1_000_000),
-                            Cell::F64(f64::from(i % 97) * -0.37),
-                            Cell::F64(7.5e-5 + f64::from(i % 13) * 1e-6),
-                            Cell::F64(100.0 + f64::from(i % 31) * 0.01),
-                            Cell::U32(i % 5),
-                            Cell::Bool(i % 10 == 0),
-                        ])
-                        .expect("row");
+                    TradeRow {
+                        tick: i / 20,
+                        kind: "investor",
+                        market_maker: "MM07",
+                        counterparty: i.wrapping_mul(2_654_435_761) % 1_000_000,
+                        maker_size: f64::from(i % 97) * -0.37,
+                        spread: 7.5e-5 + f64::from(i % 13) * 1e-6,
+                        price: 100.0 + f64::from(i % 31) * 0.01,
+                        tier: i % 5,
+                        informed: i % 10 == 0,
+                    }
+                    .write_to(&mut table)
+                    .expect("row");
                 }
             })
         });
@@ -186,7 +187,10 @@ fn arrivals(c: &mut Criterion) {
     for investors in [10_000u32, 10_000_000] {
         let scenario = study.scenario_for(investors).expect("study scenario");
         let mut sampler = ArrivalSampler::without_entities(
-            population_profiles(&scenario.investors, scenario.seed),
+            population_profiles(
+                &config_of(&scenario).expect("a dealer market").investors,
+                scenario.seed,
+            ),
             scenario.seed,
         );
         group.throughput(Throughput::Elements(study.trades_per_tick as u64));
@@ -322,8 +326,12 @@ fn whole_tick(c: &mut Criterion) {
         let text = format!(
             r#"Scenario(
             steps: 1000000,
-            investors: [Group(count: {investors}, p_trade: LogUniform(min: 0.0052083, max: 0.125), size_mean: LogUniform(min: 0.5, max: 7.0))],
-            market_makers: [(name: "A", alpha: 1.2), (name: "B", alpha: 1.4), (name: "C", alpha: 1.3, tiering: RevenueRate())],
+            mechanisms: [
+                DealerMarket(
+                    investors: [Group(count: {investors}, p_trade: LogUniform(min: 0.0052083, max: 0.125), size_mean: LogUniform(min: 0.5, max: 7.0))],
+                    market_makers: [(name: "A", alpha: 1.2), (name: "B", alpha: 1.4), (name: "C", alpha: 1.3, tiering: RevenueRate())],
+                ),
+            ],
         )"#
         );
         let scenario =

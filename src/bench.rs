@@ -10,13 +10,16 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::Simulation;
-use crate::agents::investor::{ArrivalSampler, population_profiles};
-use crate::dealers::QuoteCurve;
 use crate::experiments::{Variant, replicate};
 use crate::market::reference_curve::CurveShape;
+use crate::mechanisms::dealer_market::config::{DealerMarketConfig, InvestorGroup, InvestorSpec};
+use crate::mechanisms::dealer_market::investors::ArrivalSampler;
+use crate::mechanisms::dealer_market::population::population_profiles;
+use crate::mechanisms::dealer_market::pricing::QuoteCurve;
+use crate::mechanisms::dealer_market::{DealerMarketSimulation, config_of, config_of_mut};
 use crate::rng::{StreamDomain, stream};
 use crate::scenario::load::parse_ron;
-use crate::scenario::{InvestorGroup, InvestorSpec, Problem, Scenario, validate};
+use crate::scenario::{Problem, Scenario, validate};
 use crate::schedule::TickPhase;
 use crate::sim::SimError;
 
@@ -103,9 +106,15 @@ fn parse_bundled<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Resu
     })
 }
 
-/// Validates a benchmark's scenario.
+/// Validates a benchmark's scenario, which must have a dealer market.
 fn check_scenario(name: &str, scenario: &Scenario) -> Result<(), BenchError> {
-    let problems = validate(scenario);
+    let mut problems = validate(scenario);
+    if config_of(scenario).is_none() {
+        problems.push(Problem {
+            path: "mechanisms".into(),
+            message: "the benchmarks measure the dealer market: add a DealerMarket(...)".into(),
+        });
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -195,14 +204,18 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
     let s = &rung.scenario;
     let replications = u64::from(rung.replications);
     let ticks = u64::from(s.steps);
-    let investors = s.investor_count();
+    let market = dealer_market_of(s)?;
+    let investors = market.investor_count();
     // Read before the floor program allocates its own tables.
     let peak_memory_mib = peak_memory_mib();
-    let floor_seconds = (replications == 1).then(|| floor_run(s).seconds);
+    let floor_seconds = match replications {
+        1 => Some(floor_run(s)?.seconds),
+        _ => None,
+    };
     Ok(RungReport {
         rung: rung.name.clone(),
         investors,
-        market_makers: s.market_makers.len() as u64,
+        market_makers: market.market_makers.len() as u64,
         ticks,
         replications,
         wall_seconds,
@@ -215,6 +228,15 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
         run_seconds,
         floor_seconds,
         floor_ratio: floor_seconds.map(|f| run_seconds / f),
+    })
+}
+
+/// The dealer market of a benchmark scenario.
+fn dealer_market_of(scenario: &Scenario) -> Result<&DealerMarketConfig, BenchError> {
+    config_of(scenario).ok_or_else(|| BenchError::Parse {
+        name: scenario.name.clone(),
+        message: "the benchmarks measure the dealer market: the scenario has no DealerMarket"
+            .to_string(),
     })
 }
 
@@ -234,7 +256,7 @@ fn timed_run(sim: &mut Simulation) -> Result<TimedRun, SimError> {
     sim.run(|_| {})?;
     Ok(TimedRun {
         seconds: started.elapsed().as_secs_f64(),
-        trades: sim.summary().iter().map(|s| s.trades).sum(),
+        trades: sim.maker_summaries().iter().map(|s| s.trades).sum(),
         phase_seconds: sim.phase_seconds().expect("phase timers were just enabled"),
     })
 }
@@ -311,19 +333,22 @@ impl ScalingStudy {
     /// [`BenchError::Parse`] when the template has no investor group.
     pub fn scenario_for(&self, investors: u32) -> Result<Scenario, BenchError> {
         let mut scenario = self.scenario.clone();
-        let group = scenario
+        let no_group = || BenchError::Parse {
+            name: "scaling".to_string(),
+            message: "the template scenario needs a DealerMarket with an investor Group"
+                .to_string(),
+        };
+        let market = config_of_mut(&mut scenario).ok_or_else(no_group)?;
+        let group = market
             .investors
             .iter()
             .find_map(|spec| match spec {
                 InvestorSpec::Group(g) => Some(g.clone()),
                 InvestorSpec::Investor(_) => None,
             })
-            .ok_or_else(|| BenchError::Parse {
-                name: "scaling".to_string(),
-                message: "the template scenario needs an investor Group".to_string(),
-            })?;
+            .ok_or_else(no_group)?;
         let factor = self.trades_per_tick / (f64::from(investors) * group.p_trade.mean());
-        scenario.investors = vec![InvestorSpec::Group(InvestorGroup {
+        market.investors = vec![InvestorSpec::Group(InvestorGroup {
             count: investors,
             p_trade: group.p_trade.scaled(factor),
             ..group
@@ -456,12 +481,16 @@ pub struct FloorResult {
 /// investor)) and pick the cheapest. No ECS, no accounting, no tiering, no hedging, no
 /// output: a lower bound for what a tick can cost. Only the ticks are timed, not
 /// building the population.
-pub fn floor_run(scenario: &Scenario) -> FloorResult {
-    let profiles = population_profiles(&scenario.investors, scenario.seed);
+///
+/// # Errors
+/// [`BenchError::Parse`] when the scenario has no dealer market.
+pub fn floor_run(scenario: &Scenario) -> Result<FloorResult, BenchError> {
+    let market = dealer_market_of(scenario)?;
+    let profiles = population_profiles(&market.investors, scenario.seed);
     let n = profiles.len();
-    let m = scenario.market_makers.len();
+    let m = market.market_makers.len();
     let shape = CurveShape::new(scenario.market.lambda, scenario.market.v_max);
-    let curves: Vec<QuoteCurve> = scenario
+    let curves: Vec<QuoteCurve> = market
         .market_makers
         .iter()
         .map(|c| QuoteCurve {
@@ -475,7 +504,7 @@ pub fn floor_run(scenario: &Scenario) -> FloorResult {
         .map(|_| (0..n).map(|_| rng.random_range(0..5u8)).collect())
         .collect();
     let mut sampler = ArrivalSampler::without_entities(profiles, scenario.seed);
-    let max_size = scenario.market.max_trade_size;
+    let max_size = market.max_trade_size;
     let half_spread = 0.5 * scenario.market.reference_spread.mean;
     let started = Instant::now();
     let mut trades = 0u64;
@@ -498,11 +527,11 @@ pub fn floor_run(scenario: &Scenario) -> FloorResult {
             trades += 1;
         });
     }
-    FloorResult {
+    Ok(FloorResult {
         trades,
         seconds: started.elapsed().as_secs_f64(),
         checksum,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -523,8 +552,9 @@ mod tests {
         let study = load_scaling_study().unwrap_or_else(|e| panic!("{e}"));
         for &n in &study.populations {
             let scenario = study.scenario_for(n).expect("template has a group");
-            assert_eq!(scenario.investor_count(), u64::from(n));
-            let InvestorSpec::Group(group) = &scenario.investors[0] else {
+            let market = config_of(&scenario).expect("a dealer market");
+            assert_eq!(market.investor_count(), u64::from(n));
+            let InvestorSpec::Group(group) = &market.investors[0] else {
                 panic!("a group");
             };
             let expected = f64::from(n) * group.p_trade.mean();
@@ -565,9 +595,10 @@ mod tests {
     fn floor_samples_the_expected_number_of_trades() {
         let mut rung = load_rung("M").expect("M");
         rung.scenario.steps = 50;
-        let profiles = population_profiles(&rung.scenario.investors, rung.scenario.seed);
+        let market = config_of(&rung.scenario).expect("a dealer market");
+        let profiles = population_profiles(&market.investors, rung.scenario.seed);
         let expected: f64 = profiles.iter().map(|p| p.p_trade).sum::<f64>() * 50.0;
-        let floor = floor_run(&rung.scenario);
+        let floor = floor_run(&rung.scenario).expect("a dealer market");
         // Poisson-binomial: the standard deviation is below sqrt(expected).
         assert!(
             (floor.trades as f64 - expected).abs() < 5.0 * expected.sqrt(),

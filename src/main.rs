@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario};
-use dealersim::{MakerSummary, SimError, run_to_directory};
+use dealersim::{SimError, run_to_directory};
 use dealersim::{bench, experiments, schedule};
 
 /// Agent-based simulation of over-the-counter dealer markets.
@@ -135,11 +135,23 @@ fn main() -> ExitCode {
         } => experiment(name, list, runs, seed, out, quiet),
         Command::Validate { scenario } => match load_scenario(&scenario) {
             Ok(s) => {
+                let mechanisms: Vec<String> = s
+                    .mechanisms
+                    .iter()
+                    .map(|m| {
+                        let m = m.as_mechanism();
+                        let counts: Vec<String> = m
+                            .population()
+                            .iter()
+                            .map(|(role, n)| format!("{n} {}", role.replace('_', " ")))
+                            .collect();
+                        format!("{} with {}", m.kind(), counts.join(", "))
+                    })
+                    .collect();
                 println!(
-                    "{}: ok ({} investors, {} market makers, {} ticks)",
+                    "{}: ok ({}; {} ticks)",
                     scenario.display(),
-                    s.investor_count(),
-                    s.market_makers.len(),
+                    mechanisms.join("; "),
                     s.steps
                 );
                 ExitCode::SUCCESS
@@ -181,7 +193,9 @@ fn main() -> ExitCode {
             match result {
                 Ok(report) => {
                     if !quiet {
-                        print!("{}", summary_table(&report.summary));
+                        for summary in &report.summaries {
+                            print!("{}", summary.display);
+                        }
                         println!(
                             "wrote {} files to {} in {:.2} s",
                             report.files.len(),
@@ -506,69 +520,4 @@ fn progress_bar(total: u64, quiet: bool, unit: &str) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
-}
-
-/// The end-of-run table: one row per market maker.
-fn summary_table(rows: &[MakerSummary]) -> String {
-    let headers = [
-        "market maker",
-        "trades",
-        "volume",
-        "share",
-        "position",
-        "spread rev",
-        "position rev",
-        "hedging cost",
-        "risk cost",
-        "reward",
-    ];
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|s| {
-            vec![
-                s.name.clone(),
-                s.trades.to_string(),
-                format!("{:.2}", s.volume),
-                format!("{:.1}%", 100.0 * s.market_share),
-                format!("{:.2}", s.final_position),
-                format!("{:.4}", s.reward.spread_revenue),
-                format!("{:.4}", s.reward.position_revenue),
-                format!("{:.4}", s.reward.hedging_cost),
-                format!("{:.4}", s.reward.risk_cost),
-                format!("{:.4}", s.reward.total()),
-            ]
-        })
-        .collect();
-    let widths: Vec<usize> = (0..headers.len())
-        .map(|c| {
-            cells
-                .iter()
-                .map(|r| r[c].chars().count())
-                .chain([headers[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |row: &[String]| {
-        row.iter()
-            .enumerate()
-            .map(|(c, v)| {
-                if c == 0 {
-                    format!("{v:<w$}", w = widths[c])
-                } else {
-                    format!("{v:>w$}", w = widths[c])
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let mut out = line(&headers.map(String::from));
-    out.push('\n');
-    out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
-    out.push('\n');
-    for row in &cells {
-        out.push_str(&line(row));
-        out.push('\n');
-    }
-    out
 }

@@ -1,8 +1,10 @@
 //! The tick: one schedule of chained phases that every mechanism plugs its systems into.
 //!
 //! `PriceProcess → Arrivals → Tiering → Pricing → Matching → Hedging → Reward → Record`
-//! is the quote → arrival → execution → position → reward loop. A mechanism adds its
-//! systems with `.in_set(TickPhase::…)`; the order reads top to bottom in [`tick_schedule`].
+//! is the quote → arrival → execution → position → reward loop. The shared market moves
+//! first ([`MarketSystems`]); then each mechanism's systems run in its own sub-set of each
+//! phase ([`MechanismSet`]), mechanisms in scenario order. The order reads top to bottom
+//! in [`tick_schedule`].
 
 use std::time::{Duration, Instant};
 
@@ -14,19 +16,19 @@ use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 pub enum TickPhase {
     /// Advance the clock's market: mid-price, reference spread, opening positions.
     PriceProcess,
-    /// Investors decide whether, how much and which way to trade.
+    /// Agents decide whether, how much and which way to trade (orders, arrivals).
     Arrivals,
-    /// Market makers re-rank counterparties into tiers.
+    /// Liquidity providers re-rank their counterparties (e.g. into price tiers).
     Tiering,
-    /// Market makers post this tick's pricing curves.
+    /// Quotes and prices for this tick are posted.
     Pricing,
     /// Each order executes with the cheapest quote.
     Matching,
-    /// Market makers hedge part of their positions with each other.
+    /// Positions are hedged or rebalanced.
     Hedging,
     /// Position revenue t_m ticks after each trade, risk cost, tick totals.
     Reward,
-    /// Metrics, trades and tier snapshots are written out.
+    /// Each mechanism's tables are written out.
     Record,
 }
 
@@ -47,6 +49,20 @@ impl TickPhase {
     ];
 }
 
+/// The shared market's systems (mid-price, reference spread), first in `PriceProcess`.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MarketSystems;
+
+/// One mechanism's part of one phase: mechanism `mechanism` (its index in the
+/// scenario's list) runs its `phase` systems here, after the mechanisms before it.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MechanismSet {
+    /// The phase.
+    pub phase: TickPhase,
+    /// The mechanism's index in the scenario.
+    pub mechanism: usize,
+}
+
 /// The label of the tick schedule.
 #[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Tick;
@@ -54,11 +70,32 @@ pub struct Tick;
 /// An empty tick schedule with the phases chained in order. Systems run on one thread in
 /// a fixed order; data parallelism happens inside the heavy systems, with rayon, where
 /// results are reduced in a fixed order.
-pub fn tick_schedule() -> Schedule {
+///
+/// `mechanisms` sub-sets are made in every phase ([`MechanismSet`]), chained in index
+/// order after [`MarketSystems`], so systems of different mechanisms (which may share
+/// resources such as `Faults` or the `Recorder`) never run unordered.
+pub fn tick_schedule(mechanisms: usize) -> Schedule {
     let mut schedule = Schedule::new(Tick);
     schedule.set_executor(SingleThreadedExecutor::new());
     for pair in TickPhase::ALL.windows(2) {
         schedule.configure_sets(pair[0].before(pair[1]));
+    }
+    schedule.configure_sets(MarketSystems.in_set(TickPhase::PriceProcess));
+    for phase in TickPhase::ALL {
+        for mechanism in 0..mechanisms {
+            let set = MechanismSet { phase, mechanism };
+            schedule.configure_sets(set.in_set(phase));
+            if mechanism == 0 && phase == TickPhase::PriceProcess {
+                schedule.configure_sets(set.after(MarketSystems));
+            }
+            if mechanism > 0 {
+                let previous = MechanismSet {
+                    phase,
+                    mechanism: mechanism - 1,
+                };
+                schedule.configure_sets(set.after(previous));
+            }
+        }
     }
     schedule
 }

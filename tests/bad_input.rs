@@ -7,14 +7,20 @@ use std::process::{Command, Output};
 /// A valid small scenario; cases replace one marked piece of it.
 const BASE: &str = r#"Scenario(
     steps: 8,
-    market: (volatility: 0.1, v_max: 10000.0, max_trade_size: 1000.0, position_horizon: 4),
-    investors: [
-        Investor(p_trade: 0.5, size_mean: 2.0),
-        Group(count: 20, p_trade: Uniform(min: 0.01, max: 0.2), size_mean: Const(1.0)),
-    ],
-    market_makers: [
-        (name: "A", alpha: 1.3, tiering: AverageYield(tiers: 5), hedging: (horizon: 20)),
-        (name: "B"),
+    market: (volatility: 0.1, v_max: 10000.0),
+    mechanisms: [
+        DealerMarket(
+            max_trade_size: 1000.0,
+            position_horizon: 4,
+            investors: [
+                Investor(p_trade: 0.5, size_mean: 2.0),
+                Group(count: 20, p_trade: Uniform(min: 0.01, max: 0.2), size_mean: Const(1.0)),
+            ],
+            market_makers: [
+                (name: "A", alpha: 1.3, tiering: AverageYield(tiers: 5), hedging: (horizon: 20)),
+                (name: "B"),
+            ],
+        ),
     ],
 )
 "#;
@@ -112,8 +118,8 @@ fn the_base_scenario_is_valid() {
 fn malformed_ron() {
     Case::edit("(name: \"B\"),", "(name: \"B\",").rejects(&[
         "cannot parse",
-        "case.ron:11:5",
-        "market_makers[1]",
+        "case.ron:15:13",
+        "`mechanisms[0].market_makers[1]`",
     ]);
 }
 
@@ -135,7 +141,7 @@ fn wrong_type() {
 #[test]
 fn probability_outside_unit_interval() {
     Case::edit("p_trade: 0.5", "p_trade: 1.5").rejects(&[
-        "case.ron:5:27",
+        "case.ron:9:35",
         "investors[0].p_trade",
         "[0, 1]",
         "1.5",
@@ -144,7 +150,8 @@ fn probability_outside_unit_interval() {
 
 #[test]
 fn probability_range_of_a_group() {
-    Case::edit("max: 0.2", "max: 1.2").rejects(&["case.ron:6:59", "investors[1].p_trade.max"]);
+    Case::edit("max: 0.2", "max: 1.2")
+        .rejects(&["case.ron:10:67", "mechanisms[0].investors[1].p_trade.max"]);
 }
 
 #[test]
@@ -186,7 +193,7 @@ fn no_market_makers() {
     let text = BASE
         .split("market_makers: [")
         .next()
-        .map(|head| format!("{head}market_makers: [],\n)\n"))
+        .map(|head| format!("{head}market_makers: [],\n),\n],\n)\n"))
         .expect("split");
     Case::new(&text).rejects(&["market_makers", "no market makers"]);
 }
@@ -207,7 +214,7 @@ fn empty_group() {
 #[test]
 fn zero_position_horizon() {
     Case::edit("position_horizon: 4", "position_horizon: 0")
-        .rejects(&["market.position_horizon", "≥ 1"]);
+        .rejects(&["mechanisms[0].position_horizon", "≥ 1"]);
 }
 
 #[test]
@@ -225,17 +232,17 @@ fn every_problem_is_reported_at_once() {
         "3 problems",
         "investors[0].p_trade",
         "market_makers[0].alpha",
-        "market.position_horizon",
+        "mechanisms[0].position_horizon",
     ]);
 }
 
 #[test]
 fn a_defaulted_field_is_located_at_its_parent() {
     // B's hedging defaults to on; with B alone hedging has no counterparty.
-    let start = BASE.find("        (name: \"A\"").expect("A");
-    let end = BASE.find("        (name: \"B\")").expect("B");
+    let start = BASE.find("                (name: \"A\"").expect("A");
+    let end = BASE.find("                (name: \"B\")").expect("B");
     let text = format!("{}{}", &BASE[..start], &BASE[end..]);
-    Case::new(&text).rejects(&["market_makers[0].hedging", "(default)", "case.ron:9:"]);
+    Case::new(&text).rejects(&["market_makers[0].hedging", "(default)", "case.ron:13:"]);
 }
 
 #[test]
@@ -244,7 +251,7 @@ fn values_beyond_sane_limits() {
     Case::edit("horizon: 20", "horizon: 5000")
         .rejects(&["market_makers[0].hedging.horizon", "≤ 500"]);
     Case::edit("position_horizon: 4", "position_horizon: 4000000")
-        .rejects(&["market.position_horizon", "≤ 35040"]);
+        .rejects(&["mechanisms[0].position_horizon", "≤ 35040"]);
     Case::edit("size_mean: 2.0", "size_mean: 2.0, size_dispersion: 50.0")
         .rejects(&["investors[0].size_dispersion", "[0, 5]"]);
     Case::edit("volatility: 0.1", "volatility: 1000.0")
@@ -267,6 +274,39 @@ fn a_model_fault_is_a_clear_runtime_error_with_no_output() {
         !case.out_dir().exists(),
         "a failed run left its output directory"
     );
+}
+
+/// A file in the schema from before mechanisms were listed is told how to write it now.
+#[test]
+fn an_old_style_scenario_gets_advice() {
+    let old = r#"Scenario(
+    steps: 8,
+    investors: [Investor(p_trade: 0.5, size_mean: 2.0)],
+    market_makers: [(name: "A"), (name: "B")],
+)
+"#;
+    Case::new(old).rejects(&[
+        "case.ron:3:",
+        "investors",
+        "mechanisms: [DealerMarket(investors: [...], market_makers: [...])]",
+    ]);
+}
+
+/// A mechanism kind written twice is one problem, located at the second entry.
+#[test]
+fn a_mechanism_written_twice() {
+    let dealer_market = &BASE[BASE.find("        DealerMarket(").expect("a dealer market")
+        ..BASE.find("    ],\n)").expect("end of mechanisms")];
+    let text = BASE.replacen(dealer_market, &format!("{dealer_market}{dealer_market}"), 1);
+    Case::new(&text).rejects(&["mechanisms[1]", "each kind of mechanism may appear once"]);
+}
+
+#[test]
+fn no_mechanism() {
+    let start = BASE.find("    mechanisms: [").expect("mechanisms");
+    let end = BASE.find("    ],\n)").expect("end of mechanisms");
+    let text = format!("{}    mechanisms: [\n{}", &BASE[..start], &BASE[end..]);
+    Case::new(&text).rejects(&["mechanisms", "no mechanism: add one of `DealerMarket(...)`"]);
 }
 
 #[test]

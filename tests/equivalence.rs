@@ -8,24 +8,29 @@
 
 use std::path::Path;
 
-use dealersim::Simulation;
-use dealersim::dealers::tiering::TieringMethod;
-use dealersim::dealers::{CounterpartyBook, MarketMakerId};
-use dealersim::mechanisms::dealer_market::{ArrivalMode, TradeKind, TradeLog};
+use dealersim::mechanisms::dealer_market::tiering::{CounterpartyBook, TieringMethod};
+use dealersim::mechanisms::dealer_market::{
+    ArrivalMode, DealerMarketSimulation, MarketMakerId, TradeKind, TradeLog, config_of,
+    simulation_with_tiering_method,
+};
 use dealersim::scenario::parse_scenario;
 
 const SCENARIO: &str = r#"Scenario(
     seed: 21,
     steps: 400,
-    investors: [
-        Group(count: 3000, p_trade: LogUniform(min: 0.002, max: 0.5), size_mean: LogUniform(min: 0.5, max: 7.0)),
-        Investor(p_trade: 1.0, size_mean: 3.0),
-        Investor(p_trade: 0.0, size_mean: 3.0),
-    ],
-    market_makers: [
-        (name: "A", alpha: 1.2),
-        (name: "B", alpha: 1.4, tiering: RevenueRate()),
-        (name: "C", alpha: 1.3, tier_penalty: 1e-5, hedging: None),
+    mechanisms: [
+        DealerMarket(
+            investors: [
+                Group(count: 3000, p_trade: LogUniform(min: 0.002, max: 0.5), size_mean: LogUniform(min: 0.5, max: 7.0)),
+                Investor(p_trade: 1.0, size_mean: 3.0),
+                Investor(p_trade: 0.0, size_mean: 3.0),
+            ],
+            market_makers: [
+                (name: "A", alpha: 1.2),
+                (name: "B", alpha: 1.4, tiering: RevenueRate()),
+                (name: "C", alpha: 1.3, tier_penalty: 1e-5, hedging: None),
+            ],
+        ),
     ],
 )"#;
 
@@ -38,10 +43,12 @@ struct Outcome {
 
 fn run(mode: ArrivalMode, method: TieringMethod) -> Outcome {
     let scenario = parse_scenario(SCENARIO, Path::new("equivalence.ron")).expect("parses");
-    let mut sim = Simulation::with_tiering_method(&scenario, method).expect("valid");
+    let mut sim = simulation_with_tiering_method(&scenario, method).expect("valid");
     sim.set_arrival_mode(mode);
     sim.world_mut().resource_mut::<TradeLog>().enabled = true;
-    let n = scenario.investor_count() as usize;
+    let n = config_of(&scenario)
+        .expect("a dealer market")
+        .investor_count() as usize;
     let mut counts = vec![0u64; n];
     let mut sizes = Vec::new();
     while sim.tick() < scenario.steps {
@@ -53,7 +60,11 @@ fn run(mode: ArrivalMode, method: TieringMethod) -> Outcome {
             }
         }
     }
-    let shares = sim.summary().iter().map(|s| s.market_share).collect();
+    let shares = sim
+        .maker_summaries()
+        .iter()
+        .map(|s| s.market_share)
+        .collect();
     let mut books = sim
         .world_mut()
         .query::<(&MarketMakerId, &CounterpartyBook)>();
@@ -152,10 +163,13 @@ fn mean_tiers(mode: ArrivalMode, method: TieringMethod, seed: u64) -> Vec<f64> {
     let mut scenario = parse_scenario(SCENARIO, Path::new("equivalence.ron")).expect("parses");
     scenario.seed = seed;
     scenario.steps = 150;
-    let mut sim = Simulation::with_tiering_method(&scenario, method).expect("valid");
+    let mut sim = simulation_with_tiering_method(&scenario, method).expect("valid");
     sim.set_arrival_mode(mode);
     sim.world_mut().resource_mut::<TradeLog>().enabled = true;
-    let m = scenario.market_makers.len();
+    let m = config_of(&scenario)
+        .expect("a dealer market")
+        .market_makers
+        .len();
     let (mut sums, mut counts) = (vec![0.0; m], vec![0.0; m]);
     while sim.tick() < scenario.steps {
         sim.step().expect("step");
@@ -225,18 +239,22 @@ fn incremental_tiering_gives_the_same_run_as_the_reference() {
     let text = r#"Scenario(
         seed: 5,
         steps: 120,
-        investors: [
-            Group(count: 800, p_trade: LogUniform(min: 0.005, max: 0.3), size_mean: LogUniform(min: 0.5, max: 7.0)),
-        ],
-        market_makers: [
-            (name: "A", alpha: 1.2, tiering: AverageYield(tiers: 5, weight: 0.2, pinned_investors: {3: 4, 10: 0})),
-            (name: "B", alpha: 1.3, tiering: AverageYield(tiers: 3, prior_yield: 0.0005, retier_every: 3)),
-            (name: "C", alpha: 1.4, tiering: RevenueRate(tiers: 4)),
+        mechanisms: [
+            DealerMarket(
+                investors: [
+                    Group(count: 800, p_trade: LogUniform(min: 0.005, max: 0.3), size_mean: LogUniform(min: 0.5, max: 7.0)),
+                ],
+                market_makers: [
+                    (name: "A", alpha: 1.2, tiering: AverageYield(tiers: 5, weight: 0.2, pinned_investors: {3: 4, 10: 0})),
+                    (name: "B", alpha: 1.3, tiering: AverageYield(tiers: 3, prior_yield: 0.0005, retier_every: 3)),
+                    (name: "C", alpha: 1.4, tiering: RevenueRate(tiers: 4)),
+                ],
+            ),
         ],
             )"#;
     let scenario = parse_scenario(text, Path::new("tiers.ron")).expect("parses");
     let run_with = |method| {
-        let mut sim = Simulation::with_tiering_method(&scenario, method).expect("valid");
+        let mut sim = simulation_with_tiering_method(&scenario, method).expect("valid");
         let mut tiers_each_tick = Vec::new();
         while sim.tick() < scenario.steps {
             sim.step().expect("step");
@@ -255,7 +273,7 @@ fn incremental_tiering_gives_the_same_run_as_the_reference() {
                 tiers_each_tick.push(tiers);
             }
         }
-        let summary = format!("{:?}", sim.summary());
+        let summary = format!("{:?}", sim.maker_summaries());
         (tiers_each_tick, summary)
     };
     let (fast_tiers, fast_summary) = run_with(TieringMethod::Incremental);

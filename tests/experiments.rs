@@ -5,7 +5,7 @@ use std::process::Command;
 use dealersim::experiments::{
     Design, ExperimentConfig, OwnedCell, load_experiment, run_experiment,
 };
-use dealersim::scenario::{HedgeVenue, VolatilityEstimate};
+use dealersim::mechanisms::dealer_market::config::{HedgeVenue, VolatilityEstimate};
 
 fn bundled(name: &str, runs: u32) -> ExperimentConfig {
     let (mut config, _) = load_experiment(name).expect("bundled experiment loads");
@@ -18,7 +18,8 @@ fn f64_at(row: &[OwnedCell], i: usize) -> f64 {
         OwnedCell::F64(x) => x,
         OwnedCell::U32(x) => f64::from(x),
         OwnedCell::U64(x) => x as f64,
-        OwnedCell::Str(_) => panic!("column {i} is text"),
+        OwnedCell::I64(x) => x as f64,
+        OwnedCell::Bool(_) | OwnedCell::Str(_) => panic!("column {i} is not a number"),
     }
 }
 

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use dealersim::Simulation;
 use dealersim::agents::Holdings;
-use dealersim::dealers::Ledger;
 use dealersim::market::MarketState;
-use dealersim::mechanisms::dealer_market::{TradeKind, TradeLog, TradeRecord};
+use dealersim::mechanisms::dealer_market::{
+    DealerMarketSimulation, Ledger, TradeKind, TradeLog, TradeRecord, maker_accounts,
+};
 use dealersim::scenario::{Scenario, parse_scenario};
 
 fn scenario(text: &str) -> Scenario {
@@ -32,7 +33,7 @@ fn run_logged(sim: &mut Simulation) -> (Vec<TradeRecord>, Vec<(f64, f64)>) {
 }
 
 fn ledgers(sim: &mut Simulation) -> Vec<(Ledger, Holdings)> {
-    sim.maker_accounts()
+    maker_accounts(sim.world_mut())
         .into_iter()
         .map(|(h, l)| (l, h))
         .collect()
@@ -42,15 +43,19 @@ const BUSY_MARKET: &str = r#"Scenario(
     seed: 5,
     steps: 600,
     market: (volatility: 0.3),
-    investors: [
-        Investor(p_trade: 0.5, size_mean: 40.0, sophistication: 0.9),
-        Group(count: 300, p_trade: LogUniform(min: 0.005, max: 0.125), size_mean: Uniform(min: 0.5, max: 7.0),
-              sophistication: Uniform(min: 0.5, max: 0.7)),
-    ],
-    market_makers: [
-        (name: "A", alpha: 1.3, hedging: (risk_aversion: 2.0)),
-        (name: "B", alpha: 1.5, tiering: RevenueRate(retier_every: 4)),
-        (name: "C", alpha: 1.1, tier_penalty: 1e-5, hedging: None),
+    mechanisms: [
+        DealerMarket(
+            investors: [
+                Investor(p_trade: 0.5, size_mean: 40.0, sophistication: 0.9),
+                Group(count: 300, p_trade: LogUniform(min: 0.005, max: 0.125), size_mean: Uniform(min: 0.5, max: 7.0),
+                      sophistication: Uniform(min: 0.5, max: 0.7)),
+            ],
+            market_makers: [
+                (name: "A", alpha: 1.3, hedging: (risk_aversion: 2.0)),
+                (name: "B", alpha: 1.5, tiering: RevenueRate(retier_every: 4)),
+                (name: "C", alpha: 1.1, tier_penalty: 1e-5, hedging: None),
+            ],
+        ),
     ],
 )"#;
 
@@ -145,10 +150,14 @@ fn two_makers_with_fixed_tiers(tier_a: u8, tier_b: u8) -> String {
         r#"Scenario(
         seed: 3,
         steps: 400,
-        investors: [Investor(p_trade: 0.5, size_mean: 2.0)],
-        market_makers: [
-            (name: "A", tiering: Fixed(investors: {{0: {tier_a}}}), hedging: None),
-            (name: "B", tiering: Fixed(investors: {{0: {tier_b}}}), hedging: None),
+        mechanisms: [
+            DealerMarket(
+                investors: [Investor(p_trade: 0.5, size_mean: 2.0)],
+                market_makers: [
+                    (name: "A", tiering: Fixed(investors: {{0: {tier_a}}}), hedging: None),
+                    (name: "B", tiering: Fixed(investors: {{0: {tier_b}}}), hedging: None),
+                ],
+            ),
         ],
     )"#
     )
@@ -157,7 +166,10 @@ fn two_makers_with_fixed_tiers(tier_a: u8, tier_b: u8) -> String {
 fn shares(text: &str) -> Vec<f64> {
     let mut sim = Simulation::new(&scenario(text)).expect("valid");
     sim.run(|_| {}).expect("run");
-    sim.summary().iter().map(|s| s.market_share).collect()
+    sim.maker_summaries()
+        .iter()
+        .map(|s| s.market_share)
+        .collect()
 }
 
 #[test]
@@ -177,10 +189,14 @@ fn exact_ties_split_the_flow_evenly() {
 fn hedging_moves_both_positions_and_reduces_the_hedgers_exposure() {
     let text = r#"Scenario(
         steps: 200,
-        investors: [Investor(p_trade: 1.0, size_mean: 20.0, p_buy: 1.0)],
-        market_makers: [
-            (name: "A", tiering: Fixed(investors: {0: 0}), hedging: (risk_aversion: 5.0)),
-            (name: "B", tiering: Fixed(investors: {0: 4}), hedging: None),
+        mechanisms: [
+            DealerMarket(
+                investors: [Investor(p_trade: 1.0, size_mean: 20.0, p_buy: 1.0)],
+                market_makers: [
+                    (name: "A", tiering: Fixed(investors: {0: 0}), hedging: (risk_aversion: 5.0)),
+                    (name: "B", tiering: Fixed(investors: {0: 4}), hedging: None),
+                ],
+            ),
         ],
     )"#;
     let mut sim = Simulation::new(&scenario(text)).expect("valid");
@@ -207,8 +223,12 @@ fn hedging_moves_both_positions_and_reduces_the_hedgers_exposure() {
 fn exchange_hedging_pays_the_reference_curve_and_keeps_accounts_balanced() {
     let text = r#"Scenario(
         steps: 150,
-        investors: [Investor(p_trade: 1.0, size_mean: 20.0, p_buy: 1.0)],
-        market_makers: [(name: "Solo", hedging: (risk_aversion: 5.0, venue: Exchange))],
+        mechanisms: [
+            DealerMarket(
+                investors: [Investor(p_trade: 1.0, size_mean: 20.0, p_buy: 1.0)],
+                market_makers: [(name: "Solo", hedging: (risk_aversion: 5.0, venue: Exchange))],
+            ),
+        ],
     )"#;
     let mut sim = Simulation::new(&scenario(text))
         .expect("valid: one market maker may hedge on the exchange");

@@ -9,9 +9,6 @@
 //! job order.
 
 pub mod figure;
-pub mod internalization;
-pub mod price_sensitivity;
-pub mod risk_aversion;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +18,9 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use crate::mechanisms::Design;
 use crate::output::manifest::sha256_hex;
+pub use crate::output::row::OwnedCell;
 use crate::output::table::{Cell, Column, OutputError, StagedOutput, TableFormat};
 use crate::rng::{StreamDomain, stream};
 use crate::scenario::load::{extensions, parse_ron};
@@ -54,17 +53,6 @@ fn default_seed() -> u64 {
     1
 }
 
-/// The three experiments of SPEC §2.4.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Design {
-    /// Market share of one investor as one market maker moves it through the tiers.
-    PriceSensitivity(price_sensitivity::PriceSensitivityDesign),
-    /// |z_t| / Σ v of a market maker with half the flow versus all of it.
-    Internalization(internalization::InternalizationDesign),
-    /// Hedging + risk cost over a grid of risk aversion, at two volatilities.
-    RiskAversion(risk_aversion::RiskAversionDesign),
-}
-
 /// What every design provides: its checks, the scenario variants it builds, and the run
 /// that reduces replications to a table, a figure and a summary.
 pub trait ExperimentDesign {
@@ -85,32 +73,7 @@ pub trait ExperimentDesign {
     ) -> Result<ExperimentOutput, ExperimentError>;
 }
 
-impl Design {
-    /// The design behind the variant.
-    pub fn as_design(&self) -> &dyn ExperimentDesign {
-        match self {
-            Design::PriceSensitivity(d) => d,
-            Design::Internalization(d) => d,
-            Design::RiskAversion(d) => d,
-        }
-    }
-}
-
-/// The experiments bundled with dealersim: (name, file contents).
-pub const BUNDLED: &[(&str, &str)] = &[
-    (
-        "price-sensitivity",
-        include_str!("../../scenarios/experiments/price_sensitivity.ron"),
-    ),
-    (
-        "internalization",
-        include_str!("../../scenarios/experiments/internalization.ron"),
-    ),
-    (
-        "risk-aversion",
-        include_str!("../../scenarios/experiments/risk_aversion.ron"),
-    ),
-];
+pub use crate::mechanisms::BUNDLED_EXPERIMENTS as BUNDLED;
 
 /// Why an experiment could not be loaded, run or written.
 #[derive(Debug, thiserror::Error)]
@@ -332,30 +295,6 @@ pub struct ExperimentOutput {
     pub summary: String,
 }
 
-/// A table cell that owns its text.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OwnedCell {
-    /// Unsigned 32-bit.
-    U32(u32),
-    /// Unsigned 64-bit.
-    U64(u64),
-    /// Float.
-    F64(f64),
-    /// Text.
-    Str(String),
-}
-
-impl OwnedCell {
-    fn as_cell(&self) -> Cell<'_> {
-        match self {
-            OwnedCell::U32(x) => Cell::U32(*x),
-            OwnedCell::U64(x) => Cell::U64(*x),
-            OwnedCell::F64(x) => Cell::F64(*x),
-            OwnedCell::Str(s) => Cell::Str(s),
-        }
-    }
-}
-
 /// Runs an experiment with `runs` replications per variant (the file's count unless
 /// overridden) and `seed`, calling `on_done` with replications finished.
 ///
@@ -470,31 +409,6 @@ pub fn quantile(xs: &[f64], q: f64) -> f64 {
     finite[lo] + (h - lo as f64) * (finite[hi] - finite[lo])
 }
 
-/// Index of a market maker by name in `scenario`.
-fn maker_index(scenario: &Scenario, name: &str) -> Option<usize> {
-    scenario.market_makers.iter().position(|m| m.name == name)
-}
-
-/// Problems with a design's `focus` and `competitor`: each must name a market maker of
-/// the scenario, and they must differ.
-fn check_focus_and_competitor(scenario: &Scenario, focus: &str, competitor: &str) -> Vec<Problem> {
-    let mut problems: Vec<Problem> = [("focus", focus), ("competitor", competitor)]
-        .into_iter()
-        .filter(|(_, name)| maker_index(scenario, name).is_none())
-        .map(|(field, name)| Problem {
-            path: format!("design.{field}"),
-            message: format!("no market maker named `{name}` in the scenario"),
-        })
-        .collect();
-    if focus == competitor {
-        problems.push(Problem {
-            path: "design.competitor".into(),
-            message: "must differ from focus".into(),
-        });
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,31 +436,6 @@ mod tests {
                 panic!("{name}: {e}");
             }
         }
-    }
-
-    /// A design's problems carry paths from the file's root: its own fields under
-    /// `design.`, what it needs of the scenario under `scenario.`.
-    #[test]
-    fn design_problems_name_fields_from_the_file_root() {
-        let (_, text) = BUNDLED
-            .iter()
-            .find(|(n, _)| *n == "internalization")
-            .expect("bundled internalization");
-        let mut config = parse_experiment(text, Path::new("internalization.ron")).expect("parses");
-        let Design::Internalization(design) = &mut config.design else {
-            panic!("internalization design");
-        };
-        design.competitor_tiers_worse = 0;
-        let focus = maker_index(&config.scenario, &design.focus).expect("focus exists");
-        config.scenario.market_makers[focus].tier_penalty = 0.0;
-        let paths: Vec<String> = check(&config).into_iter().map(|p| p.path).collect();
-        assert_eq!(
-            paths,
-            [
-                "design.competitor_tiers_worse".to_string(),
-                format!("scenario.market_makers[{focus}].tier_penalty"),
-            ]
-        );
     }
 
     #[test]

@@ -54,8 +54,9 @@ impl ReferenceSpreadLaw {
     }
 }
 
-/// The mid-price path, generated ahead of the clock so that oracle investors can see
-/// P_{t+t_m} and position revenue can be settled, while only a bounded window is kept.
+/// The mid-price path, generated ahead of the clock so that a mechanism can look ahead
+/// (an oracle that sees P_{t+k}, revenue settled k ticks later), while only a bounded
+/// window is kept.
 #[derive(Debug)]
 pub struct PricePath {
     step: GbmStep,

@@ -6,7 +6,7 @@
 //! - S_ref(0) = s0/2.
 //!
 //! Only the shape ratio S_ref(v)/S_ref(0) depends on the size, so it is computed once per
-//! trade and shared by every market maker's quote. Both branches are evaluated with
+//! trade and shared by every quote made from the curve. Both branches are evaluated with
 //! `ln_1p`/`exp_m1`, which keeps full precision as ṽ → 0 (no 0/0 cancellation).
 
 use thiserror::Error;

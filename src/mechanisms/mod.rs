@@ -1,3 +1,82 @@
-//! Market mechanisms: each installs its systems into the tick's phases.
+//! The market mechanisms, one folder each, and the one place that lists them.
+//!
+//! A mechanism is a config type that implements [`Mechanism`]: the core builds, runs and
+//! records it through that trait alone. This module is the registry the scenario schema
+//! and the experiment files deserialize through; adding a mechanism means a folder, a
+//! variant in [`MechanismConfig`] (and in [`KINDS`]), and, if it has experiments, a
+//! variant in [`Design`]. `ARCHITECTURE.md` walks through it.
 
 pub mod dealer_market;
+
+use serde::{Deserialize, Serialize};
+
+use crate::experiments::ExperimentDesign;
+use crate::sim::mechanism::Mechanism;
+
+/// One entry of a scenario's `mechanisms` list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MechanismConfig {
+    /// The dealer market of Ganesh et al. 2019 (SPEC §2): investors, market makers,
+    /// tiering and hedging.
+    DealerMarket(dealer_market::DealerMarketConfig),
+}
+
+/// Every mechanism kind, as written in scenario files.
+pub const KINDS: &[&str] = &["DealerMarket"];
+
+impl MechanismConfig {
+    /// The mechanism behind the config.
+    pub fn as_mechanism(&self) -> &dyn Mechanism {
+        match self {
+            MechanismConfig::DealerMarket(config) => config,
+        }
+    }
+}
+
+/// Top-level fields of an old-style scenario (from before mechanisms were listed) and
+/// how to write them now; the loader turns an "unknown field" error on one of them into
+/// this advice.
+pub fn moved_field_advice(field: &str) -> Option<&'static str> {
+    dealer_market::MOVED_FIELDS
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map(|(_, advice)| *advice)
+}
+
+/// The experiment designs, each belonging to one mechanism.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Design {
+    /// Market share of one investor as one market maker moves it through the tiers.
+    PriceSensitivity(dealer_market::experiments::price_sensitivity::PriceSensitivityDesign),
+    /// |z_t| / Σ v of a market maker with half the flow versus all of it.
+    Internalization(dealer_market::experiments::internalization::InternalizationDesign),
+    /// Hedging + risk cost over a grid of risk aversion, at two volatilities.
+    RiskAversion(dealer_market::experiments::risk_aversion::RiskAversionDesign),
+}
+
+impl Design {
+    /// The design behind the variant.
+    pub fn as_design(&self) -> &dyn ExperimentDesign {
+        match self {
+            Design::PriceSensitivity(d) => d,
+            Design::Internalization(d) => d,
+            Design::RiskAversion(d) => d,
+        }
+    }
+}
+
+/// The experiments bundled with dealersim, every mechanism's: (name, file contents).
+pub const BUNDLED_EXPERIMENTS: &[(&str, &str)] = &[
+    (
+        "price-sensitivity",
+        include_str!("../../scenarios/experiments/price_sensitivity.ron"),
+    ),
+    (
+        "internalization",
+        include_str!("../../scenarios/experiments/internalization.ron"),
+    ),
+    (
+        "risk-aversion",
+        include_str!("../../scenarios/experiments/risk_aversion.ron"),
+    ),
+];

@@ -19,16 +19,26 @@ pub struct Manifest {
     pub seed: u64,
     /// Ticks simulated.
     pub steps: u32,
-    /// Investors and market makers.
-    pub investors: u64,
-    /// Number of market makers.
-    pub market_makers: u64,
+    /// Each mechanism of the run, in scenario order.
+    pub mechanisms: Vec<ManifestMechanism>,
     /// Name of the per-entity random generator.
     pub rng: &'static str,
     /// Files of the run with their row counts (tables) in writing order.
     pub files: Vec<ManifestFile>,
     /// Seconds the simulation took (the only field that varies between identical runs).
     pub wall_time_seconds: f64,
+}
+
+/// One mechanism of a run: its kind, entity counts and conservation residual.
+#[derive(Clone, Debug, Serialize)]
+pub struct ManifestMechanism {
+    /// The kind, as written in the scenario.
+    pub kind: &'static str,
+    /// Entity counts by role, as the mechanism names them.
+    pub population: std::collections::BTreeMap<&'static str, u64>,
+    /// Σ cash + Σ position·price over its agents at the end, relative to the gross cash
+    /// (zero up to rounding).
+    pub accounting_residual: f64,
 }
 
 /// One file of a run.

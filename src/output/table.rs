@@ -1,10 +1,8 @@
-//! Columnar tables streamed to Parquet or CSV, staged under temporary names and committed atomically.
+//! Columnar tables streamed to Parquet or CSV, each staged through a [`StagedOutput`].
 //!
 //! A run opens a [`StagedOutput`] on its output directory, streams each table through a
-//! [`TableWriter`] and registers the [`FinishedTable`]s (plus small files such as a manifest)
-//! with the stage. Every file lives under a hidden temporary name in the destination directory
-//! until [`StagedOutput::commit`] renames them all into place, so a failed or abandoned run
-//! leaves no file under a final name, and dropping any of these values cleans up its temporary.
+//! [`TableWriter`] and registers the [`FinishedTable`]s with the stage (see `staging.rs`
+//! for the atomic commit). Dropping an unfinished table deletes its temporary.
 //!
 //! Parquet files are written with the low-level `parquet` API: rows are buffered column-wise
 //! and flushed as one row group every [`ROW_GROUP_ROWS`] rows, so memory stays bounded however
@@ -12,8 +10,7 @@
 //! and nothing time- or host-dependent, so identical rows give byte-identical files.
 
 use std::fmt::{self, Write as _};
-use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,6 +22,10 @@ use parquet::file::properties::{WriterProperties, WriterVersion};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 use tempfile::TempPath;
+
+pub use super::error::OutputError;
+pub use super::staging::StagedOutput;
+use super::staging::{io_error, validate_name};
 
 /// Rows buffered per Parquet row group before it is written out.
 ///
@@ -102,7 +103,7 @@ impl fmt::Display for ColumnType {
 }
 
 /// A column of a table: name, type and a one-line description (used in docs).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Column {
     /// Column name as it appears in the Parquet schema and the CSV header.
     pub name: &'static str,
@@ -179,138 +180,9 @@ impl<'a> From<&'a str> for Cell<'a> {
     }
 }
 
-/// Everything that can go wrong while writing or committing output.
-///
-/// Every message names the file or directory concerned. The underlying error is part of the
-/// message (and available in the variant's `error` field) rather than exposed as
-/// [`std::error::Error::source`], so that error-chain printers do not repeat it.
-#[derive(Debug, thiserror::Error)]
-pub enum OutputError {
-    /// A filesystem operation failed.
-    #[error("cannot {action} `{}`: {error}", path.display())]
-    Io {
-        /// What was being attempted, e.g. "create output directory".
-        action: &'static str,
-        /// The file or directory concerned.
-        path: PathBuf,
-        /// The operating-system error.
-        error: io::Error,
-    },
-    /// The Parquet encoder failed (usually an I/O error underneath).
-    #[error("cannot write Parquet table `{}`: {error}", path.display())]
-    Parquet {
-        /// Final path of the table.
-        path: PathBuf,
-        /// The error reported by the `parquet` crate.
-        error: ParquetError,
-    },
-    /// The CSV encoder failed (usually an I/O error underneath).
-    #[error("cannot write CSV table `{}`: {error}", path.display())]
-    Csv {
-        /// Final path of the table.
-        path: PathBuf,
-        /// The error reported by the `csv` crate.
-        error: csv::Error,
-    },
-    /// A table definition or a row does not fit the table's columns.
-    ///
-    /// This is a programming error in the caller; the offending row is not written and the
-    /// table stays usable.
-    #[error("schema error in table `{}`: {detail}", path.display())]
-    Schema {
-        /// Final path of the table.
-        path: PathBuf,
-        /// What does not match.
-        detail: String,
-    },
-    /// A table stem or file name is not a plain, visible file name.
-    #[error("invalid output file name {name:?}: {reason}")]
-    InvalidName {
-        /// The rejected name.
-        name: String,
-        /// Why it was rejected.
-        reason: &'static str,
-    },
-    /// Two staged files would be committed under the same final name.
-    #[error("`{}` is staged more than once", path.display())]
-    Duplicate {
-        /// The final path claimed twice.
-        path: PathBuf,
-    },
-    /// An earlier I/O or encoder error left the table in an unknown state.
-    #[error("table `{}` is unusable after an earlier write error", path.display())]
-    Poisoned {
-        /// Final path of the table.
-        path: PathBuf,
-    },
-}
-
-fn io_error(action: &'static str, path: &Path, error: io::Error) -> OutputError {
-    OutputError::Io {
-        action,
-        path: path.to_path_buf(),
-        error,
-    }
-}
-
-/// A file written under a temporary name, waiting for commit.
-#[derive(Debug)]
-struct Staged {
-    // Removes the temporary when dropped, which is what makes abandoning a run clean.
-    temp: TempPath,
-    final_path: PathBuf,
-}
-
-/// An output directory whose files appear all together, or not at all.
-///
-/// Tables and files are written under hidden temporary names in the directory and renamed to
-/// their final names only by [`commit`](Self::commit). Dropping a `StagedOutput` without
-/// committing removes every staged temporary.
-#[derive(Debug)]
-pub struct StagedOutput {
-    dir: PathBuf,
-    staged: Vec<Staged>,
-}
-
+/// Tables are staged like any other file: [`StagedOutput::table`] opens one under a
+/// temporary name, and [`StagedOutput::add_table`] registers it for the commit.
 impl StagedOutput {
-    /// Creates `dir` (and its parents) if needed and checks that it is a writable directory.
-    ///
-    /// # Errors
-    ///
-    /// [`OutputError::Io`] naming `dir` if it cannot be created (e.g. a parent is a regular
-    /// file), exists but is not a directory, or a probe file cannot be created and removed in
-    /// it.
-    pub fn create(dir: &Path) -> Result<Self, OutputError> {
-        fs::create_dir_all(dir).map_err(|e| io_error("create output directory", dir, e))?;
-        // create_dir_all already rejects an existing non-directory; this guards against a
-        // symlink race and gives a clearer message if it ever happens.
-        let meta = fs::metadata(dir).map_err(|e| io_error("inspect output directory", dir, e))?;
-        if !meta.is_dir() {
-            return Err(io_error(
-                "use as output directory",
-                dir,
-                io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
-            ));
-        }
-        // Permission bits are not the whole story (root, ACLs, read-only mounts), so try it.
-        let probe = tempfile::Builder::new()
-            .prefix(".probe-")
-            .tempfile_in(dir)
-            .map_err(|e| io_error("write to output directory", dir, e))?;
-        probe
-            .close()
-            .map_err(|e| io_error("remove probe file from output directory", dir, e))?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            staged: Vec::new(),
-        })
-    }
-
-    /// The output directory, as given to [`create`](Self::create).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Opens a streaming table that will be committed as `dir/{stem}.{ext}`.
     ///
     /// # Errors
@@ -340,11 +212,8 @@ impl StagedOutput {
     ) -> Result<TableWriter, OutputError> {
         validate_name(stem)?;
         let file_name = format!("{stem}.{}", format.extension());
-        let final_path = self.dir.join(&file_name);
-        self.ensure_not_staged(&final_path)?;
-        validate_columns(columns, &final_path)?;
-
-        let (file, temp) = create_temp(&self.dir, &file_name)?;
+        validate_columns(columns, &self.dir().join(&file_name))?;
+        let (file, temp, final_path) = self.create_staged_file(&file_name)?;
         let sink = match format {
             TableFormat::Parquet => Sink::Parquet(
                 ParquetSink::new(file, columns, row_group_rows.max(1)).map_err(|error| {
@@ -379,143 +248,7 @@ impl StagedOutput {
     /// A table whose final name is already staged is accepted here and rejected by
     /// [`commit`](Self::commit).
     pub fn add_table(&mut self, finished: FinishedTable) {
-        self.staged.push(Staged {
-            temp: finished.temp,
-            final_path: finished.final_path,
-        });
-    }
-
-    /// Stages a small file written whole (e.g. `manifest.json`, `scenario.ron`).
-    ///
-    /// The bytes are written and synced to a temporary file now; the file appears under
-    /// `dir/{name}` on commit.
-    ///
-    /// # Errors
-    ///
-    /// [`OutputError::InvalidName`] if `name` is not a plain file name,
-    /// [`OutputError::Duplicate`] if it is already staged, and [`OutputError::Io`] if the
-    /// temporary cannot be created, written or synced.
-    pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), OutputError> {
-        validate_name(name)?;
-        let final_path = self.dir.join(name);
-        self.ensure_not_staged(&final_path)?;
-        let (mut file, temp) = create_temp(&self.dir, name)?;
-        file.write_all(bytes)
-            .map_err(|e| io_error("write staged file", &final_path, e))?;
-        file.sync_all()
-            .map_err(|e| io_error("sync staged file", &final_path, e))?;
-        self.staged.push(Staged { temp, final_path });
-        Ok(())
-    }
-
-    /// Renames every staged file to its final name; returns the final paths in staging order.
-    ///
-    /// The contents were synced when each file was finished; after the renames the directory
-    /// itself is synced so that the new names survive a crash. Renames replace existing files
-    /// of the same name and happen one after another; if one fails, the files already renamed
-    /// by this call are removed again (best effort) and the remaining temporaries are deleted.
-    ///
-    /// # Errors
-    ///
-    /// [`OutputError::Duplicate`] (before anything is renamed) if two staged files share a
-    /// final name, and [`OutputError::Io`] if a rename or the directory sync fails.
-    pub fn commit(mut self) -> Result<Vec<PathBuf>, OutputError> {
-        for (i, staged) in self.staged.iter().enumerate() {
-            if self.staged[..i]
-                .iter()
-                .any(|earlier| earlier.final_path == staged.final_path)
-            {
-                return Err(OutputError::Duplicate {
-                    path: staged.final_path.clone(),
-                });
-            }
-        }
-
-        let staged = std::mem::take(&mut self.staged);
-        let mut committed: Vec<PathBuf> = Vec::with_capacity(staged.len());
-        // Dropping the rest of the iterator on an early return deletes the remaining temporaries.
-        for Staged { temp, final_path } in staged {
-            if let Err(e) = temp.persist(&final_path) {
-                roll_back(&committed);
-                return Err(io_error("rename staged file to", &final_path, e.error));
-            }
-            committed.push(final_path);
-        }
-
-        let mut dirs: Vec<&Path> = Vec::new();
-        for path in &committed {
-            let parent = path.parent().unwrap_or(Path::new("."));
-            if !dirs.contains(&parent) {
-                dirs.push(parent);
-            }
-        }
-        for dir in dirs {
-            if let Err(e) = sync_dir(dir) {
-                roll_back(&committed);
-                return Err(io_error("sync output directory", dir, e));
-            }
-        }
-        Ok(committed)
-    }
-
-    fn ensure_not_staged(&self, final_path: &Path) -> Result<(), OutputError> {
-        if self.staged.iter().any(|s| s.final_path == final_path) {
-            return Err(OutputError::Duplicate {
-                path: final_path.to_path_buf(),
-            });
-        }
-        Ok(())
-    }
-}
-
-fn roll_back(committed: &[PathBuf]) {
-    for path in committed {
-        // Best effort: the commit error being returned is the one worth reporting.
-        let _ = fs::remove_file(path);
-    }
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    match File::open(dir).and_then(|d| d.sync_all()) {
-        // Some filesystems cannot fsync a directory; the renames are still atomic there.
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
-            ) =>
-        {
-            Ok(())
-        }
-        other => other,
-    }
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    // Directories cannot be opened for syncing on this platform.
-    Ok(())
-}
-
-/// Rejects names that would escape the directory, be hidden, or clash with temporaries.
-fn validate_name(name: &str) -> Result<(), OutputError> {
-    let reason = if name.is_empty() {
-        Some("empty")
-    } else if name.contains(['/', '\\']) {
-        Some("contains a path separator")
-    } else if name.starts_with('.') {
-        Some("starts with `.` (reserved for temporaries)")
-    } else if name.contains('\0') {
-        Some("contains a NUL byte")
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(OutputError::InvalidName {
-            name: name.to_owned(),
-            reason,
-        }),
-        None => Ok(()),
+        self.add_staged(finished.temp, finished.final_path);
     }
 }
 
@@ -539,23 +272,6 @@ fn validate_columns(columns: &[Column], path: &Path) -> Result<(), OutputError> 
         }
     }
     Ok(())
-}
-
-/// Creates `dir/.{file_name}.tmp-XXXXXX`; the returned [`TempPath`] deletes it when dropped.
-fn create_temp(dir: &Path, file_name: &str) -> Result<(File, TempPath), OutputError> {
-    let prefix = format!(".{file_name}.tmp-");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix);
-    // tempfile defaults to 0600; output files should get the usual umask-derived mode.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o666));
-    }
-    let named = builder
-        .tempfile_in(dir)
-        .map_err(|e| io_error("create temporary file in", dir, e))?;
-    Ok(named.into_parts())
 }
 
 /// A table being streamed to a temporary file.
@@ -982,6 +698,7 @@ mod tests {
     use parquet::basic::ConvertedType;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::RowAccessor;
+    use std::fs;
 
     const ALL_TYPES: &[Column] = &[
         Column {

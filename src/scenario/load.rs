@@ -10,8 +10,8 @@ use super::Scenario;
 use super::locate::{FieldLocations, SourcePosition};
 use super::validate::{Problem, validate};
 
-/// RON extensions enabled for every scenario: `implicit_some` lets `hedging: (...)` stand
-/// for `hedging: Some((...))`, and `unwrap_variant_newtypes` lets
+/// RON extensions enabled for every scenario: `implicit_some` lets `field: (...)` stand
+/// for `field: Some((...))`, and `unwrap_variant_newtypes` lets
 /// `AverageYield(weight: 0.1)` stand for `AverageYield((weight: 0.1))`.
 pub fn extensions() -> Extensions {
     Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES
@@ -145,13 +145,25 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &str) -> Result<T, RonF
     let mut deserializer = ron::Deserializer::from_str_with_options(source, &options)
         .map_err(|e| failure(e.span, String::new(), e.code.to_string()))?;
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        // serde_path_to_error writes `?` for a segment it could not name, `.` for the root.
-        let field_path = e.path().to_string().replace(".?", "").replace("[?]", "");
-        let field_path = if field_path == "." || field_path == "?" {
-            String::new()
-        } else {
-            field_path
-        };
+        // The validation pass's path scheme: fields as `.name`, list items as `[i]`;
+        // enum variants (a mechanism's kind, `Const`) are not part of a path, and segments
+        // serde could not name are left out.
+        let mut field_path = String::new();
+        for segment in e.path() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => {
+                    field_path.push_str(&format!("[{index}]"))
+                }
+                serde_path_to_error::Segment::Map { key } => {
+                    if !field_path.is_empty() {
+                        field_path.push('.');
+                    }
+                    field_path.push_str(key);
+                }
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => {}
+            }
+        }
         let spanned = deserializer.span_error(e.into_inner());
         failure(spanned.span, field_path, spanned.code.to_string())
     })?;
@@ -170,9 +182,22 @@ pub fn parse_scenario(source: &str, path: &Path) -> Result<Scenario, ScenarioErr
     parse_ron(source).map_err(|f| ScenarioError::Parse {
         path: path.to_path_buf(),
         position: f.position,
+        message: advice_for_moved_field(&f).unwrap_or(f.message),
         field_path: f.field_path,
-        message: f.message,
     })
+}
+
+/// The loader's message for a field of an old-style file that now lives in a mechanism
+/// (the registry says where): parsing stops at the field as unknown, and the advice says
+/// how to write it now.
+fn advice_for_moved_field(failure: &RonFailure) -> Option<String> {
+    let field = failure.field_path.as_str();
+    let top_level = !field.contains(['.', '[']);
+    if !(top_level && failure.message.contains("Unexpected field")) {
+        return None;
+    }
+    crate::mechanisms::moved_field_advice(field)
+        .map(|advice| format!("{}: {advice}", failure.message))
 }
 
 /// Validates a parsed scenario, locating each problem in `source`.

@@ -1,7 +1,7 @@
 //! Where each field of a RON document is written: field path -> line and column.
 //!
 //! Serde forgets where a value came from once it has been deserialized, so the semantic
-//! validation pass can only name a problem by its field path (`investors[3].p_trade.max`).
+//! validation pass can only name a problem by its field path (`mechanisms[0].groups[3].rate.max`).
 //! This module re-reads the source text with a small, forgiving scanner and records where
 //! each value starts, so those paths can be turned back into a line and column.
 //!

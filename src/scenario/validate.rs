@@ -4,12 +4,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::{
-    HedgeVenue, InvestorGroup, InvestorParams, InvestorSpec, MarketConfig, MarketMakerConfig,
-    ParamDistribution, Scenario, TieringConfig, VolatilityEstimate,
-};
+use super::{MarketConfig, ParamDistribution, Scenario};
 
-/// One violated rule: the field path (e.g. `market_makers[1].alpha`) and what is wrong.
+/// One violated rule: the field path (e.g. `market.v_max` or `mechanisms[0].groups[1].count`) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     /// Field path in the scenario, as the RON file nests it.
@@ -24,14 +21,17 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Collects problems under a path prefix.
-struct Checker {
+/// Collects every problem of a scenario, each with its field path. The core checks the
+/// shared fields with it and hands it to each mechanism for its own (under the path
+/// `mechanisms[i]`), so every problem of a file is reported at once, located the same way.
+#[derive(Debug, Default)]
+pub struct Checker {
     problems: Vec<Problem>,
 }
 
 /// The admissible range of a number.
-#[derive(Clone, Copy)]
-enum Range {
+#[derive(Clone, Copy, Debug)]
+pub enum Range {
     /// Any finite number.
     Finite,
     /// > 0.
@@ -42,8 +42,8 @@ enum Range {
     Probability,
     /// (0, 1].
     Weight,
-    /// [0.5, 1).
-    Sophistication,
+    /// In [lower, upper).
+    RightOpen(f64, f64),
     /// > the bound.
     Above(f64),
     /// In (lower, upper].
@@ -53,7 +53,8 @@ enum Range {
 }
 
 impl Range {
-    fn admits(self, x: f64) -> bool {
+    /// Whether `x` is finite and in the range.
+    pub fn admits(self, x: f64) -> bool {
         x.is_finite()
             && match self {
                 Range::Finite => true,
@@ -61,21 +62,22 @@ impl Range {
                 Range::NonNegative => x >= 0.0,
                 Range::Probability => (0.0..=1.0).contains(&x),
                 Range::Weight => x > 0.0 && x <= 1.0,
-                Range::Sophistication => (0.5..1.0).contains(&x),
+                Range::RightOpen(lower, upper) => (lower..upper).contains(&x),
                 Range::Above(bound) => x > bound,
                 Range::Within(lower, upper) => x > lower && x <= upper,
                 Range::Closed(lower, upper) => (lower..=upper).contains(&x),
             }
     }
 
-    fn describe(self) -> String {
+    /// The rule, as an error message states it ("must be > 0").
+    pub fn describe(self) -> String {
         match self {
             Range::Finite => "must be a finite number".into(),
             Range::Positive => "must be > 0".into(),
             Range::NonNegative => "must be ≥ 0".into(),
             Range::Probability => "must be a probability in [0, 1]".into(),
             Range::Weight => "must be in (0, 1]".into(),
-            Range::Sophistication => "must be in [0.5, 1) (0.5 = uninformed)".into(),
+            Range::RightOpen(lower, upper) => format!("must be in [{lower}, {upper})"),
             Range::Above(bound) => format!("must be > {bound}"),
             Range::Within(lower, upper) => format!("must be in ({lower}, {upper}]"),
             Range::Closed(lower, upper) => format!("must be in [{lower}, {upper}]"),
@@ -84,14 +86,26 @@ impl Range {
 }
 
 impl Checker {
-    fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    /// The problems found so far, in the order they were found.
+    pub fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+
+    /// Whether no problem has been found.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Records a problem at `path`.
+    pub fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             path: path.into(),
             message: message.into(),
         });
     }
 
-    fn number(&mut self, path: impl Into<String>, value: f64, range: Range) {
+    /// `value` must be finite and in `range`.
+    pub fn number(&mut self, path: impl Into<String>, value: f64, range: Range) {
         if !range.admits(value) {
             let what = if value.is_finite() {
                 range.describe()
@@ -102,20 +116,22 @@ impl Checker {
         }
     }
 
-    fn at_least_one(&mut self, path: impl Into<String>, value: u64, what: &str) {
+    /// `value` must be ≥ 1; `what` says what it counts.
+    pub fn at_least_one(&mut self, path: impl Into<String>, value: u64, what: &str) {
         if value == 0 {
             self.fail(path, format!("must be ≥ 1 ({what}), got 0"));
         }
     }
 
-    fn at_most(&mut self, path: impl Into<String>, value: u64, limit: u64, why: &str) {
+    /// `value` must be ≤ `limit`; `why` gives the reason for the limit.
+    pub fn at_most(&mut self, path: impl Into<String>, value: u64, limit: u64, why: &str) {
         if value > limit {
             self.fail(path, format!("must be ≤ {limit} ({why}), got {value}"));
         }
     }
 
     /// Every value a distribution can produce must lie in `range`.
-    fn distribution(&mut self, path: &str, law: &ParamDistribution, range: Range) {
+    pub fn distribution(&mut self, path: &str, law: &ParamDistribution, range: Range) {
         match *law {
             ParamDistribution::Const(x) => self.number(path, x, range),
             ParamDistribution::Uniform { min, max }
@@ -136,70 +152,53 @@ impl Checker {
     }
 }
 
-/// Largest t_m, in ticks (one year of 15-minute ticks).
-pub const MAX_POSITION_HORIZON: u64 = 365 * 96;
-/// Largest hedging horizon N_max, in ticks: the solver's cost grows as N³.
-pub const MAX_HEDGING_HORIZON: u64 = 500;
-/// Largest size dispersion σ_j: beyond it the log-normal puts sizes at 0 or at the cap.
-pub const MAX_SIZE_DISPERSION: f64 = 5.0;
-/// Largest volume penalty α: beyond it quotes overflow long before v_max.
-pub const MAX_ALPHA: f64 = 10.0;
-
-/// Every problem in `scenario`, in field order; empty when it is valid.
+/// Every problem in `scenario`, in field order; empty when it is valid. The shared
+/// fields are checked here, each mechanism's own by the mechanism.
 pub fn validate(scenario: &Scenario) -> Vec<Problem> {
-    let mut c = Checker {
-        problems: Vec::new(),
-    };
+    let mut c = Checker::default();
     c.at_least_one("steps", u64::from(scenario.steps), "ticks to simulate");
     check_market(&mut c, &scenario.market);
-
-    if scenario.investors.is_empty() {
+    if scenario.mechanisms.is_empty() {
         c.fail(
-            "investors",
-            "the population is empty: add an Investor(...) or a Group(...)",
+            "mechanisms",
+            format!(
+                "no mechanism: add one of {}",
+                crate::mechanisms::KINDS
+                    .iter()
+                    .map(|k| format!("`{k}(...)`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         );
     }
-    for (i, spec) in scenario.investors.iter().enumerate() {
-        let path = format!("investors[{i}]");
-        match spec {
-            InvestorSpec::Investor(params) => {
-                check_investor(&mut c, &path, params, &scenario.market)
-            }
-            InvestorSpec::Group(group) => check_group(&mut c, &path, group, &scenario.market),
-        }
-    }
-    let investor_count = scenario.investor_count();
-    let agent_count = investor_count + scenario.market_makers.len() as u64;
-    if agent_count > u64::from(u32::MAX) {
-        c.fail(
-            "investors",
-            format!("at most {} agents in all, got {agent_count}", u32::MAX),
-        );
-    }
-
-    if scenario.market_makers.is_empty() {
-        c.fail(
-            "market_makers",
-            "no market makers: at least one is needed to quote",
-        );
-    }
-    let names: Vec<&str> = scenario
-        .market_makers
-        .iter()
-        .map(|m| m.name.as_str())
-        .collect();
     let mut seen = BTreeSet::new();
-    for (i, maker) in scenario.market_makers.iter().enumerate() {
-        let path = format!("market_makers[{i}]");
-        if maker.name.trim().is_empty() {
-            c.fail(format!("{path}.name"), "must not be empty");
-        } else if !seen.insert(maker.name.as_str()) {
+    let mut table_owners: Vec<(&str, usize)> = Vec::new();
+    for (i, config) in scenario.mechanisms.iter().enumerate() {
+        let path = format!("mechanisms[{i}]");
+        let mechanism = config.as_mechanism();
+        if !seen.insert(mechanism.kind()) {
             c.fail(
-                format!("{path}.name"),
-                format!("duplicate market maker name `{}`", maker.name),
+                &path,
+                format!(
+                    "a second `{}`: each kind of mechanism may appear once (its agents share \
+                     one World; put all of them in the first)",
+                    mechanism.kind()
+                ),
             );
+            continue;
         }
-        check_market_maker(&mut c, &path, maker, &names, investor_count);
+        mechanism.validate(scenario, &path, &mut c);
+        let tables = mechanism.tables(scenario).into_iter().map(|t| t.spec.name);
+        for name in tables.chain([mechanism.summary_table().name]) {
+            if let Some(owner) = table_owners.iter().find(|(n, _)| *n == name) {
+                c.fail(
+                    &path,
+                    format!("writes a table `{name}`, as mechanisms[{}] does", owner.1),
+                );
+            } else {
+                table_owners.push((name, i));
+            }
+        }
     }
     c.problems
 }
@@ -247,219 +246,5 @@ fn check_market(c: &mut Checker, m: &MarketConfig) {
         );
     }
     c.number("market.lambda", m.lambda, Range::Above(1.0));
-    c.number("market.max_trade_size", m.max_trade_size, Range::Positive);
     c.number("market.v_max", m.v_max, Range::Positive);
-    if m.v_max.is_finite() && m.max_trade_size.is_finite() && m.v_max <= m.max_trade_size {
-        c.fail(
-            "market.v_max",
-            format!(
-                "must be above the largest possible trade (market.max_trade_size = {}), got {}: \
-                 S_ref(v) diverges at v_max",
-                m.max_trade_size, m.v_max
-            ),
-        );
-    }
-    c.at_least_one(
-        "market.position_horizon",
-        u64::from(m.position_horizon),
-        "t_m in ticks",
-    );
-    c.at_most(
-        "market.position_horizon",
-        u64::from(m.position_horizon),
-        MAX_POSITION_HORIZON,
-        "one year of ticks; the price path is kept t_m ticks ahead",
-    );
-}
-
-fn check_investor(c: &mut Checker, path: &str, p: &InvestorParams, market: &MarketConfig) {
-    c.number(format!("{path}.p_trade"), p.p_trade, Range::Probability);
-    c.number(format!("{path}.size_mean"), p.size_mean, Range::Positive);
-    if p.size_mean.is_finite() && p.size_mean > market.max_trade_size {
-        c.fail(
-            format!("{path}.size_mean"),
-            format!(
-                "must not exceed market.max_trade_size ({}), got {}",
-                market.max_trade_size, p.size_mean
-            ),
-        );
-    }
-    c.number(
-        format!("{path}.size_dispersion"),
-        p.size_dispersion,
-        Range::Closed(0.0, MAX_SIZE_DISPERSION),
-    );
-    c.number(format!("{path}.p_buy"), p.p_buy, Range::Probability);
-    c.number(
-        format!("{path}.sophistication"),
-        p.sophistication,
-        Range::Sophistication,
-    );
-}
-
-fn check_group(c: &mut Checker, path: &str, g: &InvestorGroup, market: &MarketConfig) {
-    c.at_least_one(
-        format!("{path}.count"),
-        u64::from(g.count),
-        "investors in the group",
-    );
-    c.distribution(&format!("{path}.p_trade"), &g.p_trade, Range::Probability);
-    let size_path = format!("{path}.size_mean");
-    c.distribution(&size_path, &g.size_mean, Range::Positive);
-    let largest_mean = match g.size_mean {
-        ParamDistribution::Const(x) => x,
-        ParamDistribution::Uniform { max, .. } | ParamDistribution::LogUniform { max, .. } => max,
-    };
-    if largest_mean.is_finite() && largest_mean > market.max_trade_size {
-        c.fail(
-            size_path,
-            format!(
-                "can reach {largest_mean}, above market.max_trade_size ({})",
-                market.max_trade_size
-            ),
-        );
-    }
-    c.distribution(
-        &format!("{path}.size_dispersion"),
-        &g.size_dispersion,
-        Range::Closed(0.0, MAX_SIZE_DISPERSION),
-    );
-    c.distribution(&format!("{path}.p_buy"), &g.p_buy, Range::Probability);
-    c.distribution(
-        &format!("{path}.sophistication"),
-        &g.sophistication,
-        Range::Sophistication,
-    );
-}
-
-/// An investor → tier entry: the investor exists and the tier is below K.
-fn check_tier_entry(
-    c: &mut Checker,
-    entry: &str,
-    id: u32,
-    tier: u8,
-    tiers: u8,
-    investor_count: u64,
-) {
-    if u64::from(id) >= investor_count {
-        c.fail(
-            entry,
-            format!(
-                "no investor {id}: ids run from 0 to {}",
-                investor_count.saturating_sub(1)
-            ),
-        );
-    }
-    if tiers > 0 && tier >= tiers {
-        c.fail(entry, format!("tier must be < tiers ({tiers}), got {tier}"));
-    }
-}
-
-fn check_market_maker(
-    c: &mut Checker,
-    path: &str,
-    m: &MarketMakerConfig,
-    names: &[&str],
-    investor_count: u64,
-) {
-    c.number(
-        format!("{path}.alpha"),
-        m.alpha,
-        Range::Within(0.0, MAX_ALPHA),
-    );
-    c.number(
-        format!("{path}.tier_penalty"),
-        m.tier_penalty,
-        Range::NonNegative,
-    );
-    let tiering = format!("{path}.tiering");
-    match &m.tiering {
-        TieringConfig::AverageYield(d) | TieringConfig::RevenueRate(d) => {
-            c.at_least_one(format!("{tiering}.tiers"), u64::from(d.tiers), "tiers");
-            c.number(format!("{tiering}.weight"), d.weight, Range::Weight);
-            c.at_least_one(
-                format!("{tiering}.retier_every"),
-                u64::from(d.retier_every),
-                "ticks",
-            );
-            c.number(
-                format!("{tiering}.prior_yield"),
-                d.prior_yield,
-                Range::Finite,
-            );
-            for (&id, &tier) in &d.pinned_investors {
-                let entry = format!("{tiering}.pinned_investors[{id}]");
-                check_tier_entry(c, &entry, id, tier, d.tiers, investor_count);
-            }
-        }
-        TieringConfig::Fixed(f) => {
-            c.at_least_one(format!("{tiering}.tiers"), u64::from(f.tiers), "tiers");
-            let tier_ok = |t: u8| t < f.tiers;
-            if f.tiers > 0 && !tier_ok(f.default_tier) {
-                c.fail(
-                    format!("{tiering}.default_tier"),
-                    format!("must be < tiers ({}), got {}", f.tiers, f.default_tier),
-                );
-            }
-            for (&id, &tier) in &f.investors {
-                let entry = format!("{tiering}.investors[{id}]");
-                check_tier_entry(c, &entry, id, tier, f.tiers, investor_count);
-            }
-            for (name, &tier) in &f.market_makers {
-                let entry = format!("{tiering}.market_makers[{name}]");
-                if !names.contains(&name.as_str()) {
-                    c.fail(entry.clone(), format!("no market maker named `{name}`"));
-                }
-                if f.tiers > 0 && !tier_ok(tier) {
-                    c.fail(
-                        entry,
-                        format!("tier must be < tiers ({}), got {tier}", f.tiers),
-                    );
-                }
-            }
-        }
-    }
-    if let Some(h) = &m.hedging {
-        let hedging = format!("{path}.hedging");
-        c.number(
-            format!("{hedging}.risk_aversion"),
-            h.risk_aversion,
-            Range::NonNegative,
-        );
-        c.at_least_one(
-            format!("{hedging}.horizon"),
-            u64::from(h.horizon),
-            "N_max in ticks",
-        );
-        c.at_most(
-            format!("{hedging}.horizon"),
-            u64::from(h.horizon),
-            MAX_HEDGING_HORIZON,
-            "the schedule solver's cost grows as N³",
-        );
-        match h.volatility_estimate {
-            VolatilityEstimate::Known => {}
-            VolatilityEstimate::Ewma(weight) => {
-                c.number(
-                    format!("{hedging}.volatility_estimate"),
-                    weight,
-                    Range::Weight,
-                );
-            }
-            VolatilityEstimate::Fixed(sigma) => {
-                c.number(
-                    format!("{hedging}.volatility_estimate"),
-                    sigma,
-                    Range::NonNegative,
-                );
-            }
-        }
-        if names.len() < 2 && h.venue == HedgeVenue::MarketMakers {
-            c.fail(
-                hedging,
-                "hedging trades with the other market makers, and there are none: add one, \
-                 set `venue: Exchange`, or set `hedging: None`",
-            );
-        }
-    }
 }

@@ -4,13 +4,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::figure::{Figure, Panel, Point, Scale, Series};
-use super::{
-    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
-    check_focus_and_competitor, maker_index, mean_sd, quantile, replicate,
+use super::{check_focus_and_competitor, maker_index};
+use crate::experiments::figure::{Figure, Panel, Point, Scale, Series};
+use crate::experiments::{
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
+    quantile, replicate,
 };
+use crate::mechanisms::dealer_market::config::{FixedTiering, TieringConfig};
+use crate::mechanisms::dealer_market::{
+    DealerMarketSimulation, config_of, config_of_mut, index_of, maker_accounts,
+};
+use crate::output::row::OwnedCell;
 use crate::output::table::{Column, ColumnType};
-use crate::scenario::{FixedTiering, Problem, Scenario, TieringConfig};
+use crate::scenario::{Problem, Scenario};
 
 /// The design of an internalization experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,11 +91,14 @@ impl ExperimentDesign for InternalizationDesign {
                 message: "must be ≥ 1, or the competitor is not dearer".into(),
             });
         }
-        if let Some(f) = maker_index(scenario, &self.focus)
-            && scenario.market_makers[f].tier_penalty <= 0.0
+        if let (Some(f), Some(dm), Some(config)) = (
+            maker_index(scenario, &self.focus),
+            index_of(scenario),
+            config_of(scenario),
+        ) && config.market_makers[f].tier_penalty <= 0.0
         {
             problems.push(Problem {
-                path: format!("scenario.market_makers[{f}].tier_penalty"),
+                path: format!("scenario.mechanisms[{dm}].market_makers[{f}].tier_penalty"),
                 message: "must be > 0: the cheaper setup makes the competitor dearer by tiers"
                     .into(),
             });
@@ -99,9 +108,10 @@ impl ExperimentDesign for InternalizationDesign {
 
     /// The two setups: only the focus and the competitor, fixed tiers, no hedging.
     fn variants(&self, base: &Scenario) -> Vec<Variant> {
-        let (Some(focus), Some(competitor)) = (
+        let (Some(focus), Some(competitor), Some(market)) = (
             maker_index(base, &self.focus),
             maker_index(base, &self.competitor),
+            config_of(base),
         ) else {
             return Vec::new();
         };
@@ -110,9 +120,9 @@ impl ExperimentDesign for InternalizationDesign {
             .iter()
             .map(|&(setup, _)| {
                 let mut scenario = base.clone();
-                let mut focus_maker = base.market_makers[focus].clone();
+                let mut focus_maker = market.market_makers[focus].clone();
                 let mut competitor_maker = focus_maker.clone();
-                competitor_maker.name = base.market_makers[competitor].name.clone();
+                competitor_maker.name = market.market_makers[competitor].name.clone();
                 let fixed = |default_tier| {
                     TieringConfig::Fixed(FixedTiering {
                         tiers,
@@ -129,7 +139,9 @@ impl ExperimentDesign for InternalizationDesign {
                 });
                 focus_maker.hedging = None;
                 competitor_maker.hedging = None;
-                scenario.market_makers = vec![focus_maker, competitor_maker];
+                if let Some(variant) = config_of_mut(&mut scenario) {
+                    variant.market_makers = vec![focus_maker, competitor_maker];
+                }
                 Variant {
                     label: setup.to_string(),
                     scenario,
@@ -158,7 +170,7 @@ impl ExperimentDesign for InternalizationDesign {
                 while sim.tick() < sim.scenario().steps {
                     sim.step()?;
                     // The focus is market maker 0 in both setups.
-                    let accounts = sim.maker_accounts();
+                    let accounts = maker_accounts(sim.world_mut());
                     let (holdings, ledger) = &accounts[0];
                     let volume = ledger.total_activity.volume;
                     metric.push(if volume > 0.0 {
@@ -167,7 +179,10 @@ impl ExperimentDesign for InternalizationDesign {
                         f64::NAN
                     });
                 }
-                let share = sim.summary().first().map_or(f64::NAN, |s| s.market_share);
+                let share = sim
+                    .maker_summaries()
+                    .first()
+                    .map_or(f64::NAN, |s| s.market_share);
                 Ok((metric, share))
             },
             on_done,

@@ -1,21 +1,40 @@
-//! Market makers: their components, pricing, tiering and hedging maths.
+//! Market makers' components: id, pricing, hedging policy and the reward ledger.
 
-pub mod hedging_schedule;
-pub mod order_statistics;
-pub mod pricing;
-pub mod slot_set;
-pub mod tiering;
+use bevy_ecs::prelude::*;
+use bevy_ecs::query::{IterQueryData, ROQueryItem};
+use bevy_ecs::system::SystemParam;
+use serde::{Deserialize, Serialize};
 
-use bevy_ecs::prelude::Component;
-
-use crate::scenario::HedgingConfig;
-
-pub use pricing::QuoteCurve;
-pub use tiering::CounterpartyBook;
+use super::investors::InvestorId;
+use super::pricing::QuoteCurve;
 
 /// A market maker's stable id: its position in the scenario's list (0, 1, ...).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MarketMakerId(pub u32);
+
+/// The market makers with components `D`, in id order: what every system that treats
+/// them one by one needs (ids are indices into the quote board and the books' slots,
+/// and the order of their trades must not depend on storage order).
+#[derive(SystemParam)]
+pub struct MakersById<'w, 's, D: IterQueryData + 'static> {
+    query: Query<'w, 's, (&'static MarketMakerId, D), Without<InvestorId>>,
+}
+
+impl<'w, 's, D: IterQueryData + 'static> MakersById<'w, 's, D> {
+    /// Every market maker's id and components, in id order.
+    pub fn in_id_order(&mut self) -> Vec<(MarketMakerId, D::Item<'_, 's>)> {
+        let mut makers: Vec<_> = self.query.iter_mut().map(|(id, d)| (*id, d)).collect();
+        makers.sort_unstable_by_key(|(id, _)| id.0);
+        makers
+    }
+
+    /// As [`MakersById::in_id_order`], read-only.
+    pub fn read_in_id_order(&self) -> Vec<(MarketMakerId, ROQueryItem<'_, 's, D>)> {
+        let mut makers: Vec<_> = self.query.iter().map(|(id, d)| (*id, d)).collect();
+        makers.sort_unstable_by_key(|(id, _)| id.0);
+        makers
+    }
+}
 
 /// A market maker's pricing parameters.
 #[derive(Component, Clone, Copy, Debug)]
@@ -24,10 +43,49 @@ pub struct Pricing(pub QuoteCurve);
 /// A market maker's hedging policy and volatility estimate; absent when it never hedges.
 #[derive(Component, Clone, Debug)]
 pub struct Hedger {
-    /// The scenario's hedging parameters.
-    pub config: HedgingConfig,
+    /// The policy.
+    pub policy: HedgePolicy,
     /// Current estimate of the per-tick variance of log returns, σ_t².
     pub variance: f64,
+}
+
+/// How a market maker hedges (SPEC §2.3, Almgren–Chriss with the VaR criterion).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HedgePolicy {
+    /// γ, weight of √Var[C] in VaR = E[C] + γ√Var[C].
+    pub risk_aversion: f64,
+    /// N_max, ticks over which a position is scheduled out.
+    pub horizon: u32,
+    /// How σ_t is estimated.
+    pub volatility_estimate: VolatilityEstimate,
+    /// Where hedges trade.
+    pub venue: HedgeVenue,
+}
+
+/// Where a market maker hedges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HedgeVenue {
+    /// With the other market maker quoting the best price for the slice; c(v) is the
+    /// best of their quotes to this market maker (SPEC §2.3).
+    #[default]
+    MarketMakers,
+    /// On the reference exchange at S_ref(v); c(v) = S_ref(v). The exchange is an
+    /// outside party: it earns no reward, but its cash and position are counted in the
+    /// accounting invariant.
+    Exchange,
+}
+
+/// How a hedger estimates the per-tick volatility σ_t.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum VolatilityEstimate {
+    /// The true model volatility σ√Δ.
+    #[default]
+    Known,
+    /// EWMA of squared log returns with this weight in (0, 1], started at σ²Δ.
+    Ewma(f64),
+    /// A fixed annualised σ the hedger assumes whatever the market does (per tick:
+    /// σ·√Δ): a desk whose risk model is calibrated to one regime. Must be ≥ 0.
+    Fixed(f64),
 }
 
 /// The four reward components of SPEC §2.3, in currency.

@@ -10,7 +10,34 @@ use bevy_ecs::prelude::Component;
 
 use super::order_statistics::{SortedBlocks, TieOrder};
 use super::slot_set::SlotSet;
-use crate::scenario::{DynamicTiering, FixedTiering};
+
+/// The parameters of a score-based book (converted from the scenario's tiering config).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoreParams {
+    /// K, the number of tiers (≥ 1).
+    pub tiers: u8,
+    /// β, the EWMA weight of the newest observation, in (0, 1].
+    pub weight: f64,
+    /// Re-tier every this many ticks (≥ 1).
+    pub retier_every: u32,
+    /// ψ before a counterparty's first realised trade; the EWMA's starting value.
+    pub prior_yield: f64,
+    /// (slot, tier) held fixed whatever the score, left out of the ranking.
+    pub pinned: Vec<(usize, u8)>,
+}
+
+impl Default for ScoreParams {
+    /// The scenario defaults: 5 tiers, β = 0.1, every tick, prior 0, nothing pinned.
+    fn default() -> Self {
+        Self {
+            tiers: 5,
+            weight: 0.1,
+            retier_every: 1,
+            prior_yield: 0.0,
+            pinned: Vec::new(),
+        }
+    }
+}
 
 /// How a book turns trade history into scores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +139,7 @@ impl Scores {
         if self.pinned.is_empty() {
             return None;
         }
-        // `pinned` is sorted by slot (it comes from a BTreeMap).
+        // `pinned` is sorted by slot (sorted when the book is built).
         self.pinned
             .binary_search_by_key(&c, |&(slot, _)| slot)
             .ok()
@@ -315,7 +342,7 @@ impl CounterpartyBook {
     /// Average-yield books use `method`; revenue-rate books always re-rank in full.
     pub fn dynamic(
         kind: ScoreKind,
-        config: &DynamicTiering,
+        config: &ScoreParams,
         counterparties: usize,
         own_index: usize,
         tie_salt: u32,
@@ -337,12 +364,17 @@ impl CounterpartyBook {
                 u32::try_from(counterparties).expect("slot count fits u32 (validated)"),
                 tie_salt,
             ),
-            pinned: config
-                .pinned_investors
-                .iter()
-                .map(|(&id, &tier)| (id as usize, tier))
-                .filter(|&(slot, _)| slot < counterparties)
-                .collect(),
+            pinned: {
+                let mut pinned: Vec<(usize, u8)> = config
+                    .pinned
+                    .iter()
+                    .copied()
+                    .filter(|&(slot, _)| slot < counterparties)
+                    .collect();
+                pinned.sort_unstable_by_key(|&(slot, _)| slot);
+                pinned.dedup_by_key(|(slot, _)| *slot);
+                pinned
+            },
             own_index,
         };
         let tiers = if cut {
@@ -363,13 +395,9 @@ impl CounterpartyBook {
     }
 
     /// A fixed book: `tier_of(c)` for every counterparty slot.
-    pub fn fixed(
-        config: &FixedTiering,
-        counterparties: usize,
-        tier_of: impl Fn(usize) -> u8,
-    ) -> Self {
+    pub fn fixed(tiers: u8, counterparties: usize, tier_of: impl Fn(usize) -> u8) -> Self {
         Self {
-            tiers_count: config.tiers,
+            tiers_count: tiers,
             counterparties,
             ranking: Ranking::Fixed((0..counterparties).map(tier_of).collect()),
         }
@@ -607,7 +635,7 @@ mod tests {
 
     #[test]
     fn average_yield_is_an_ewma_from_the_prior() {
-        let config = DynamicTiering {
+        let config = ScoreParams {
             tiers: 2,
             ..Default::default()
         };
@@ -629,7 +657,7 @@ mod tests {
 
     #[test]
     fn revenue_rate_volume_decays_while_idle() {
-        let config = DynamicTiering {
+        let config = ScoreParams {
             tiers: 2,
             weight: 0.5,
             prior_yield: 1.0,
@@ -668,7 +696,7 @@ mod tests {
 
     #[test]
     fn each_book_has_its_own_fixed_tie_order() {
-        let config = DynamicTiering::default();
+        let config = ScoreParams::default();
         let tiers = |salt: u32| {
             let book = CounterpartyBook::dynamic(
                 ScoreKind::AverageYield,
@@ -707,11 +735,11 @@ mod tests {
             (3001, 5, -0.5, vec![(17, 4), (2000, 0)]),
             (2500, 1, 0.0, vec![]),
         ] {
-            let config = DynamicTiering {
+            let config = ScoreParams {
                 tiers,
                 weight: 0.3,
                 prior_yield: prior,
-                pinned_investors: pinned.into_iter().collect(),
+                pinned: pinned.into_iter().map(|(id, t)| (id as usize, t)).collect(),
                 ..Default::default()
             };
             let own = n - 1;
@@ -754,7 +782,7 @@ mod tests {
     /// Between re-tiers, tiers stay those set at the last one, whatever yields arrive.
     #[test]
     fn tiers_hold_between_retiers() {
-        let config = DynamicTiering {
+        let config = ScoreParams {
             tiers: 2,
             weight: 1.0,
             retier_every: 4,
@@ -776,10 +804,10 @@ mod tests {
 
     #[test]
     fn pinned_investors_keep_their_tier_and_leave_the_ranking() {
-        let config = DynamicTiering {
+        let config = ScoreParams {
             tiers: 2,
             weight: 1.0,
-            pinned_investors: [(1, 1)].into_iter().collect(),
+            pinned: vec![(1, 1)],
             ..Default::default()
         };
         let mut book = CounterpartyBook::dynamic(

@@ -1,6 +1,5 @@
-//! Agents shared pieces (holdings, random streams) and the investors.
-
-pub mod investor;
+//! What every agent of every mechanism has: holdings (position and cash) and its own
+//! random stream.
 
 use bevy_ecs::prelude::Component;
 

@@ -5,7 +5,6 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::market::price_process::uniform;
 use crate::rng::{Stream, StreamDomain, stream};
-use crate::scenario::{InvestorParams, InvestorSpec, ParamDistribution};
 
 /// An investor's stable id: its position in the scenario's population (0, 1, ...).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,53 +26,23 @@ pub struct TradeProfile {
 }
 
 impl TradeProfile {
-    /// From scenario parameters: μ_j = ln(mean) − σ_j²/2 keeps E[v] = `size_mean`.
-    pub fn from_params(p: &InvestorParams) -> Self {
+    /// From the investor's parameters: μ_j = ln(mean) − σ_j²/2 keeps E[v] = `size_mean`;
+    /// the oracle sets the direction with probability 2q − 1 (`sophistication` = q).
+    pub fn new(
+        p_trade: f64,
+        size_mean: f64,
+        size_dispersion: f64,
+        p_buy: f64,
+        sophistication: f64,
+    ) -> Self {
         Self {
-            p_trade: p.p_trade,
-            size_log_mean: p.size_mean.ln() - 0.5 * p.size_dispersion * p.size_dispersion,
-            size_log_sd: p.size_dispersion,
-            p_buy: p.p_buy,
-            informed_probability: 2.0 * p.sophistication - 1.0,
+            p_trade,
+            size_log_mean: size_mean.ln() - 0.5 * size_dispersion * size_dispersion,
+            size_log_sd: size_dispersion,
+            p_buy,
+            informed_probability: 2.0 * sophistication - 1.0,
         }
     }
-}
-
-/// One draw from a group's parameter law.
-fn draw(law: &ParamDistribution, rng: &mut Stream) -> f64 {
-    match *law {
-        ParamDistribution::Const(x) => x,
-        ParamDistribution::Uniform { min, max } => min + (max - min) * uniform(rng),
-        ParamDistribution::LogUniform { min, max } => {
-            (min.ln() + (max.ln() - min.ln()) * uniform(rng)).exp()
-        }
-    }
-}
-
-/// The parameters of every investor of a (validated) population, in id order. Group
-/// members draw their parameters from their own population stream, so investor j's
-/// profile does not depend on the other investors.
-pub fn population_profiles(specs: &[InvestorSpec], seed: u64) -> Vec<TradeProfile> {
-    let mut profiles = Vec::new();
-    for spec in specs {
-        match spec {
-            InvestorSpec::Investor(params) => profiles.push(TradeProfile::from_params(params)),
-            InvestorSpec::Group(group) => {
-                let first = profiles.len() as u64;
-                profiles.extend((0..u64::from(group.count)).map(|k| {
-                    let mut rng = stream(seed, StreamDomain::Population, first + k);
-                    TradeProfile::from_params(&InvestorParams {
-                        p_trade: draw(&group.p_trade, &mut rng),
-                        size_mean: draw(&group.size_mean, &mut rng),
-                        size_dispersion: draw(&group.size_dispersion, &mut rng),
-                        p_buy: draw(&group.p_buy, &mut rng),
-                        sophistication: draw(&group.sophistication, &mut rng),
-                    })
-                }));
-            }
-        }
-    }
-    profiles
 }
 
 /// An investor's trade for this tick, before a market maker is chosen.
@@ -313,16 +282,9 @@ impl ArrivalSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::InvestorGroup;
 
     fn profile(p_trade: f64, mean: f64, sd: f64, q: f64) -> TradeProfile {
-        TradeProfile::from_params(&InvestorParams {
-            p_trade,
-            size_mean: mean,
-            size_dispersion: sd,
-            p_buy: 0.5,
-            sophistication: q,
-        })
+        TradeProfile::new(p_trade, mean, sd, 0.5, q)
     }
 
     #[test]
@@ -375,35 +337,6 @@ mod tests {
                 .filter_map(|_| decide_trade(&p, &mut rng, 60.0, None))
                 .all(|t| t.size <= 60.0)
         );
-    }
-
-    #[test]
-    fn group_draws_respect_their_laws_and_do_not_depend_on_neighbours() {
-        let group = InvestorSpec::Group(InvestorGroup {
-            count: 1000,
-            p_trade: ParamDistribution::LogUniform {
-                min: 1.0 / 192.0,
-                max: 0.125,
-            },
-            size_mean: ParamDistribution::Uniform { min: 0.5, max: 7.0 },
-            size_dispersion: ParamDistribution::Const(0.5),
-            p_buy: ParamDistribution::Const(0.5),
-            sophistication: ParamDistribution::Uniform { min: 0.5, max: 0.6 },
-        });
-        let profiles = population_profiles(std::slice::from_ref(&group), 11);
-        assert_eq!(profiles.len(), 1000);
-        assert!(
-            profiles
-                .iter()
-                .all(|p| (1.0 / 192.0..=0.125).contains(&p.p_trade))
-        );
-        assert!(
-            profiles
-                .iter()
-                .all(|p| (0.0..=0.2).contains(&p.informed_probability))
-        );
-        let again = population_profiles(std::slice::from_ref(&group), 11);
-        assert_eq!(profiles, again);
     }
 
     #[test]

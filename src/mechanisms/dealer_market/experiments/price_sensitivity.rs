@@ -4,16 +4,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::figure::{Figure, Panel, Point, Scale, Series};
-use super::{
-    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
-    check_focus_and_competitor, maker_index, mean_sd, replicate,
+use super::{check_focus_and_competitor, maker_index};
+use crate::experiments::figure::{Figure, Panel, Point, Scale, Series};
+use crate::experiments::{
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
+    replicate,
 };
-use crate::mechanisms::dealer_market::{TradeKind, TradeLog};
+use crate::mechanisms::dealer_market::config::{
+    DynamicTiering, FixedTiering, InvestorSpec, TieringConfig,
+};
+use crate::mechanisms::dealer_market::{TradeKind, TradeLog, config_of, config_of_mut};
+use crate::output::row::OwnedCell;
 use crate::output::table::{Column, ColumnType};
-use crate::scenario::{
-    DynamicTiering, FixedTiering, InvestorSpec, Problem, Scenario, TieringConfig,
-};
+use crate::scenario::{Problem, Scenario};
 
 /// The design of a price-sensitivity experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,7 +152,8 @@ fn cells(design: &PriceSensitivityDesign) -> Vec<(TieringVariant, usize, u8)> {
 
 fn mean_size(scenario: &Scenario, investor: u32) -> f64 {
     let mut id = 0u64;
-    for spec in &scenario.investors {
+    let specs = config_of(scenario).map_or(&[][..], |c| &c.investors[..]);
+    for spec in specs {
         match spec {
             InvestorSpec::Investor(p) => {
                 if id == u64::from(investor) {
@@ -190,7 +194,7 @@ impl ExperimentDesign for PriceSensitivityDesign {
         if self.probes.is_empty() {
             fail("probes", "probe at least one investor".into());
         }
-        let investors = scenario.investor_count();
+        let investors = config_of(scenario).map_or(0, |c| c.investor_count());
         for (i, probe) in self.probes.iter().enumerate() {
             if u64::from(probe.investor) >= investors {
                 fail(
@@ -228,7 +232,13 @@ impl ExperimentDesign for PriceSensitivityDesign {
             .map(|(kind, p, tier)| {
                 let probe = &self.probes[p];
                 let mut scenario = base.clone();
-                for maker in &mut scenario.market_makers {
+                let Some(market) = config_of_mut(&mut scenario) else {
+                    return Variant {
+                        label: String::new(),
+                        scenario,
+                    };
+                };
+                for maker in &mut market.market_makers {
                     maker.hedging = None;
                 }
                 let fixed = |tier_of_probe: u8| {
@@ -250,8 +260,8 @@ impl ExperimentDesign for PriceSensitivityDesign {
                     TieringVariant::Fixed => (fixed(tier), fixed(probe.competitor_tier)),
                     TieringVariant::RevenueRate => (dynamic(Some(tier)), dynamic(None)),
                 };
-                scenario.market_makers[focus].tiering = focus_tiering;
-                scenario.market_makers[competitor].tiering = competitor_tiering;
+                market.market_makers[focus].tiering = focus_tiering;
+                market.market_makers[competitor].tiering = competitor_tiering;
                 Variant {
                     label: format!("{} investor {} tier {tier}", kind.name(), probe.investor),
                     scenario,

@@ -4,13 +4,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::figure::{Figure, Panel, Point, Scale, Series};
-use super::{
-    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
-    maker_index, mean_sd, replicate,
+use super::maker_index;
+use crate::experiments::figure::{Figure, Panel, Point, Scale, Series};
+use crate::experiments::{
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
+    replicate,
 };
+use crate::mechanisms::dealer_market::config::{HedgeVenue, HedgingConfig, VolatilityEstimate};
+use crate::mechanisms::dealer_market::validate::MAX_HEDGING_HORIZON;
+use crate::mechanisms::dealer_market::{config_of, config_of_mut, maker_accounts};
+use crate::output::row::OwnedCell;
 use crate::output::table::{Column, ColumnType};
-use crate::scenario::{HedgeVenue, HedgingConfig, Problem, Scenario, VolatilityEstimate};
+use crate::scenario::{Problem, Scenario};
 
 /// The design of a risk-aversion experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,21 +167,20 @@ impl ExperimentDesign for RiskAversionDesign {
         if self.venues.is_empty() {
             fail("venues", "give at least one venue".into());
         }
-        if self.venues.contains(&HedgeVenue::MarketMakers) && scenario.market_makers.len() < 2 {
+        if self.venues.contains(&HedgeVenue::MarketMakers)
+            && config_of(scenario).is_none_or(|c| c.market_makers.len() < 2)
+        {
             fail(
                 "venues",
                 "hedging with market makers needs a second market maker in the scenario".into(),
             );
         }
-        if self.horizon == 0
-            || u64::from(self.horizon) > crate::scenario::validate::MAX_HEDGING_HORIZON
-        {
+        if self.horizon == 0 || u64::from(self.horizon) > MAX_HEDGING_HORIZON {
             fail(
                 "horizon",
                 format!(
                     "must be in 1..={}, got {}",
-                    crate::scenario::validate::MAX_HEDGING_HORIZON,
-                    self.horizon
+                    MAX_HEDGING_HORIZON, self.horizon
                 ),
             );
         }
@@ -193,15 +197,17 @@ impl ExperimentDesign for RiskAversionDesign {
             .map(|(venue, sigma, gamma)| {
                 let mut scenario = base.clone();
                 scenario.market.volatility = sigma;
-                for maker in &mut scenario.market_makers {
-                    maker.hedging = None;
+                if let Some(market) = config_of_mut(&mut scenario) {
+                    for maker in &mut market.market_makers {
+                        maker.hedging = None;
+                    }
+                    market.market_makers[focus].hedging = Some(HedgingConfig {
+                        risk_aversion: gamma,
+                        horizon: self.horizon,
+                        venue,
+                        volatility_estimate: self.volatility_estimate,
+                    });
                 }
-                scenario.market_makers[focus].hedging = Some(HedgingConfig {
-                    risk_aversion: gamma,
-                    horizon: self.horizon,
-                    venue,
-                    volatility_estimate: self.volatility_estimate.clone(),
-                });
                 Variant {
                     label: format!("{} σ={sigma} γ={gamma}", venue_name(venue)),
                     scenario,
@@ -227,7 +233,7 @@ impl ExperimentDesign for RiskAversionDesign {
             config.seed,
             |_, sim| {
                 sim.run(|_| {})?;
-                let accounts = sim.maker_accounts();
+                let accounts = maker_accounts(sim.world_mut());
                 let ledger = &accounts[focus].1;
                 Ok(Costs {
                     hedging: ledger.total.hedging_cost,

@@ -1,0 +1,283 @@
+//! Checks of a `DealerMarket(...)` config: every problem with its field path, through
+//! the scenario's shared [`Checker`].
+
+use std::collections::BTreeSet;
+
+use super::config::{
+    DealerMarketConfig, HedgeVenue, InvestorGroup, InvestorParams, InvestorSpec, MarketMakerConfig,
+    TieringConfig, VolatilityEstimate,
+};
+use crate::scenario::{Checker, ParamDistribution, Range, Scenario};
+
+/// q_j ∈ [0.5, 1): 0.5 is uninformed, 1 would always know the price's direction.
+const SOPHISTICATION: Range = Range::RightOpen(0.5, 1.0);
+
+/// Largest t_m, in ticks (one year of 15-minute ticks).
+pub const MAX_POSITION_HORIZON: u64 = 365 * 96;
+/// Largest hedging horizon N_max, in ticks: the solver's cost grows as N³.
+pub const MAX_HEDGING_HORIZON: u64 = 500;
+/// Largest size dispersion σ_j: beyond it the log-normal puts sizes at 0 or at the cap.
+pub const MAX_SIZE_DISPERSION: f64 = 5.0;
+/// Largest volume penalty α: beyond it quotes overflow long before v_max.
+pub const MAX_ALPHA: f64 = 10.0;
+
+/// The dealer market's problems, with paths under `path` (`mechanisms[i]`).
+pub fn check(config: &DealerMarketConfig, scenario: &Scenario, path: &str, c: &mut Checker) {
+    let market = &scenario.market;
+    let max_size = config.max_trade_size;
+    c.number(format!("{path}.max_trade_size"), max_size, Range::Positive);
+    if market.v_max.is_finite() && max_size.is_finite() && market.v_max <= max_size {
+        c.fail(
+            "market.v_max",
+            format!(
+                "must be above the largest possible trade ({path}.max_trade_size = {max_size}), \
+                 got {}: S_ref(v) diverges at v_max",
+                market.v_max
+            ),
+        );
+    }
+    let horizon = u64::from(config.position_horizon);
+    c.at_least_one(format!("{path}.position_horizon"), horizon, "t_m in ticks");
+    c.at_most(
+        format!("{path}.position_horizon"),
+        horizon,
+        MAX_POSITION_HORIZON,
+        "one year of ticks; the price path is kept t_m ticks ahead",
+    );
+
+    if config.investors.is_empty() {
+        c.fail(
+            format!("{path}.investors"),
+            "the population is empty: add an Investor(...) or a Group(...)",
+        );
+    }
+    for (i, spec) in config.investors.iter().enumerate() {
+        let path = format!("{path}.investors[{i}]");
+        match spec {
+            InvestorSpec::Investor(params) => check_investor(c, &path, params, max_size),
+            InvestorSpec::Group(group) => check_group(c, &path, group, max_size),
+        }
+    }
+    let investor_count = config.investor_count();
+    let agent_count = investor_count + config.market_makers.len() as u64;
+    if agent_count > u64::from(u32::MAX) {
+        c.fail(
+            format!("{path}.investors"),
+            format!("at most {} agents in all, got {agent_count}", u32::MAX),
+        );
+    }
+
+    if config.market_makers.is_empty() {
+        c.fail(
+            format!("{path}.market_makers"),
+            "no market makers: at least one is needed to quote",
+        );
+    }
+    let names: Vec<&str> = config
+        .market_makers
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    let mut seen = BTreeSet::new();
+    for (i, maker) in config.market_makers.iter().enumerate() {
+        let path = format!("{path}.market_makers[{i}]");
+        if maker.name.trim().is_empty() {
+            c.fail(format!("{path}.name"), "must not be empty");
+        } else if !seen.insert(maker.name.as_str()) {
+            c.fail(
+                format!("{path}.name"),
+                format!("duplicate market maker name `{}`", maker.name),
+            );
+        }
+        check_market_maker(c, &path, maker, &names, investor_count);
+    }
+}
+
+fn check_investor(c: &mut Checker, path: &str, p: &InvestorParams, max_size: f64) {
+    c.number(format!("{path}.p_trade"), p.p_trade, Range::Probability);
+    c.number(format!("{path}.size_mean"), p.size_mean, Range::Positive);
+    if p.size_mean.is_finite() && p.size_mean > max_size {
+        c.fail(
+            format!("{path}.size_mean"),
+            format!(
+                "must not exceed max_trade_size ({max_size}), got {}",
+                p.size_mean
+            ),
+        );
+    }
+    c.number(
+        format!("{path}.size_dispersion"),
+        p.size_dispersion,
+        Range::Closed(0.0, MAX_SIZE_DISPERSION),
+    );
+    c.number(format!("{path}.p_buy"), p.p_buy, Range::Probability);
+    c.number(
+        format!("{path}.sophistication"),
+        p.sophistication,
+        SOPHISTICATION,
+    );
+}
+
+fn check_group(c: &mut Checker, path: &str, g: &InvestorGroup, max_size: f64) {
+    c.at_least_one(
+        format!("{path}.count"),
+        u64::from(g.count),
+        "investors in the group",
+    );
+    c.distribution(&format!("{path}.p_trade"), &g.p_trade, Range::Probability);
+    let size_path = format!("{path}.size_mean");
+    c.distribution(&size_path, &g.size_mean, Range::Positive);
+    let largest_mean = match g.size_mean {
+        ParamDistribution::Const(x) => x,
+        ParamDistribution::Uniform { max, .. } | ParamDistribution::LogUniform { max, .. } => max,
+    };
+    if largest_mean.is_finite() && largest_mean > max_size {
+        c.fail(
+            size_path,
+            format!("can reach {largest_mean}, above max_trade_size ({max_size})"),
+        );
+    }
+    c.distribution(
+        &format!("{path}.size_dispersion"),
+        &g.size_dispersion,
+        Range::Closed(0.0, MAX_SIZE_DISPERSION),
+    );
+    c.distribution(&format!("{path}.p_buy"), &g.p_buy, Range::Probability);
+    c.distribution(
+        &format!("{path}.sophistication"),
+        &g.sophistication,
+        SOPHISTICATION,
+    );
+}
+
+/// An investor → tier entry: the investor exists and the tier is below K.
+fn check_tier_entry(
+    c: &mut Checker,
+    entry: &str,
+    id: u32,
+    tier: u8,
+    tiers: u8,
+    investor_count: u64,
+) {
+    if u64::from(id) >= investor_count {
+        c.fail(
+            entry,
+            format!(
+                "no investor {id}: ids run from 0 to {}",
+                investor_count.saturating_sub(1)
+            ),
+        );
+    }
+    if tiers > 0 && tier >= tiers {
+        c.fail(entry, format!("tier must be < tiers ({tiers}), got {tier}"));
+    }
+}
+
+fn check_market_maker(
+    c: &mut Checker,
+    path: &str,
+    m: &MarketMakerConfig,
+    names: &[&str],
+    investor_count: u64,
+) {
+    c.number(
+        format!("{path}.alpha"),
+        m.alpha,
+        Range::Within(0.0, MAX_ALPHA),
+    );
+    c.number(
+        format!("{path}.tier_penalty"),
+        m.tier_penalty,
+        Range::NonNegative,
+    );
+    let tiering = format!("{path}.tiering");
+    match &m.tiering {
+        TieringConfig::AverageYield(d) | TieringConfig::RevenueRate(d) => {
+            c.at_least_one(format!("{tiering}.tiers"), u64::from(d.tiers), "tiers");
+            c.number(format!("{tiering}.weight"), d.weight, Range::Weight);
+            c.at_least_one(
+                format!("{tiering}.retier_every"),
+                u64::from(d.retier_every),
+                "ticks",
+            );
+            c.number(
+                format!("{tiering}.prior_yield"),
+                d.prior_yield,
+                Range::Finite,
+            );
+            for (&id, &tier) in &d.pinned_investors {
+                let entry = format!("{tiering}.pinned_investors[{id}]");
+                check_tier_entry(c, &entry, id, tier, d.tiers, investor_count);
+            }
+        }
+        TieringConfig::Fixed(f) => {
+            c.at_least_one(format!("{tiering}.tiers"), u64::from(f.tiers), "tiers");
+            let tier_ok = |t: u8| t < f.tiers;
+            if f.tiers > 0 && !tier_ok(f.default_tier) {
+                c.fail(
+                    format!("{tiering}.default_tier"),
+                    format!("must be < tiers ({}), got {}", f.tiers, f.default_tier),
+                );
+            }
+            for (&id, &tier) in &f.investors {
+                let entry = format!("{tiering}.investors[{id}]");
+                check_tier_entry(c, &entry, id, tier, f.tiers, investor_count);
+            }
+            for (name, &tier) in &f.market_makers {
+                let entry = format!("{tiering}.market_makers[{name}]");
+                if !names.contains(&name.as_str()) {
+                    c.fail(entry.clone(), format!("no market maker named `{name}`"));
+                }
+                if f.tiers > 0 && !tier_ok(tier) {
+                    c.fail(
+                        entry,
+                        format!("tier must be < tiers ({}), got {tier}", f.tiers),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(h) = &m.hedging {
+        let hedging = format!("{path}.hedging");
+        c.number(
+            format!("{hedging}.risk_aversion"),
+            h.risk_aversion,
+            Range::NonNegative,
+        );
+        c.at_least_one(
+            format!("{hedging}.horizon"),
+            u64::from(h.horizon),
+            "N_max in ticks",
+        );
+        c.at_most(
+            format!("{hedging}.horizon"),
+            u64::from(h.horizon),
+            MAX_HEDGING_HORIZON,
+            "the schedule solver's cost grows as N³",
+        );
+        match h.volatility_estimate {
+            VolatilityEstimate::Known => {}
+            VolatilityEstimate::Ewma(weight) => {
+                c.number(
+                    format!("{hedging}.volatility_estimate"),
+                    weight,
+                    Range::Weight,
+                );
+            }
+            VolatilityEstimate::Fixed(sigma) => {
+                c.number(
+                    format!("{hedging}.volatility_estimate"),
+                    sigma,
+                    Range::NonNegative,
+                );
+            }
+        }
+        if names.len() < 2 && h.venue == HedgeVenue::MarketMakers {
+            c.fail(
+                hedging,
+                "hedging trades with the other market makers, and there are none: add one, \
+                 set `venue: Exchange`, or set `hedging: None`",
+            );
+        }
+    }
+}

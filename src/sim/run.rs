@@ -1,0 +1,174 @@
+//! A whole run to an output directory: every mechanism's declared tables streamed
+//! during the ticks, the summaries, the resolved scenario and the manifest, all staged
+//! and committed together.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::mechanism::Summary;
+use super::{SimError, Simulation};
+use crate::output::manifest::{Manifest, ManifestFile, ManifestMechanism, sha256_hex};
+use crate::output::table::{Cell, StagedOutput, TableFormat};
+use crate::output::{self, Recorder};
+use crate::scenario::{OutputFormat, Scenario};
+
+/// What `run_to_directory` produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Each mechanism's results, in scenario order.
+    pub summaries: Vec<Summary>,
+    /// The manifest written.
+    pub manifest: Manifest,
+    /// Final paths of the files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Runs `scenario` to completion and writes its outputs to `out_dir`: every table its
+/// mechanisms declare and the scenario asks for (summaries last), `scenario.ron` and
+/// `manifest.json`. Files are staged under temporary names and renamed only when the
+/// whole run succeeded. `scenario_source` is recorded in the manifest; `on_tick` sees the
+/// ticks done.
+///
+/// # Errors
+/// [`SimError`] from building, running or writing; on error nothing is left in `out_dir`
+/// except what was there before.
+pub fn run_to_directory(
+    scenario: &Scenario,
+    scenario_source: &str,
+    out_dir: &Path,
+    on_tick: impl FnMut(u32),
+) -> Result<RunReport, SimError> {
+    output::leave_nothing_on_error(out_dir, || {
+        run_and_write(scenario, scenario_source, out_dir, on_tick)
+    })
+}
+
+fn run_and_write(
+    scenario: &Scenario,
+    scenario_source: &str,
+    out_dir: &Path,
+    on_tick: impl FnMut(u32),
+) -> Result<RunReport, SimError> {
+    let mut simulation = Simulation::new(scenario)?;
+    let resolved = scenario.to_ron()?;
+    let mut staged = StagedOutput::create(out_dir)?;
+    let format = match scenario.output.format {
+        OutputFormat::Parquet => TableFormat::Parquet,
+        OutputFormat::Csv => TableFormat::Csv,
+    };
+    let declared: Vec<_> = simulation
+        .mechanisms()
+        .flat_map(|m| m.tables(scenario))
+        .collect();
+    let summary_tables: Vec<&'static str> = simulation
+        .mechanisms()
+        .map(|m| m.summary_table().name)
+        .collect();
+    let mut recorder = Recorder::default();
+    for table in declared.iter().filter(|t| t.written) {
+        recorder.open(
+            table.spec.name,
+            staged.table(table.spec.name, table.spec.columns, format)?,
+        );
+    }
+    simulation.set_recorder(recorder);
+
+    let started = Instant::now();
+    simulation.run(on_tick)?;
+    let wall_time_seconds = started.elapsed().as_secs_f64();
+
+    let mut files = Vec::new();
+    for table in simulation.take_recorder().into_tables()? {
+        let finished = table.finish()?;
+        files.push(manifest_entry(finished.final_path(), Some(finished.rows())));
+        staged.add_table(finished);
+    }
+    let summaries = simulation.summaries();
+    for summary in &summaries {
+        let mut table = staged.table(summary.table.name, summary.table.columns, format)?;
+        for row in &summary.rows {
+            let cells: Vec<Cell<'_>> = row.iter().map(|c| c.as_cell()).collect();
+            table.write_row(&cells)?;
+        }
+        let finished = table.finish()?;
+        files.push(manifest_entry(finished.final_path(), Some(finished.rows())));
+        staged.add_table(finished);
+    }
+
+    staged.add_file("scenario.ron", resolved.as_bytes())?;
+    files.push(ManifestFile {
+        name: "scenario.ron".into(),
+        rows: None,
+    });
+    files.push(ManifestFile {
+        name: "manifest.json".into(),
+        rows: None,
+    });
+    let mechanisms = scenario
+        .mechanisms
+        .iter()
+        .map(|config| {
+            let mechanism = config.as_mechanism();
+            ManifestMechanism {
+                kind: mechanism.kind(),
+                population: mechanism.population().into_iter().collect(),
+                accounting_residual: mechanism.accounting_residual(simulation.world_mut()),
+            }
+        })
+        .collect();
+    let manifest = Manifest {
+        dealersim_version: env!("CARGO_PKG_VERSION"),
+        scenario_name: scenario.name.clone(),
+        scenario_source: scenario_source.to_string(),
+        scenario_sha256: sha256_hex(resolved.as_bytes()),
+        seed: scenario.seed,
+        steps: scenario.steps,
+        mechanisms,
+        rng: "Xoshiro256++ per entity, seeded by SplitMix64(seed, domain, id)",
+        files,
+        wall_time_seconds,
+    };
+    let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    staged.add_file("manifest.json", &manifest_json)?;
+    let files = staged.commit()?;
+    let known: Vec<&'static str> = declared
+        .iter()
+        .map(|t| t.spec.name)
+        .chain(summary_tables)
+        .collect();
+    remove_stale_tables(out_dir, &known, &files);
+    Ok(RunReport {
+        summaries,
+        manifest,
+        files,
+    })
+}
+
+/// Table files an earlier run may have left in `dir` that this run did not write (say
+/// `trades.parquet` from a run with trades on, or the other format's files): removed so
+/// that the directory describes one run only. Only the names of tables this scenario's
+/// mechanisms declare are touched, and failures to remove are logged, not fatal (the run
+/// itself succeeded).
+fn remove_stale_tables(dir: &Path, known: &[&str], written: &[PathBuf]) {
+    for stem in known {
+        for format in [TableFormat::Parquet, TableFormat::Csv] {
+            let path = dir.join(format!("{stem}.{}", format.extension()));
+            if path.exists()
+                && !written.contains(&path)
+                && let Err(error) = std::fs::remove_file(&path)
+            {
+                tracing::warn!("cannot remove stale output {}: {error}", path.display());
+            }
+        }
+    }
+}
+
+fn manifest_entry(path: &Path, rows: Option<u64>) -> ManifestFile {
+    ManifestFile {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        rows,
+    }
+}
