@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::figure::{Figure, Panel, Point, Scale, Series};
 use super::{
     ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
     check_focus_and_competitor, maker_index, mean_sd, quantile, replicate,
 };
 use crate::output::table::{Column, ColumnType};
+use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::scenario::{FixedTiering, Problem, Scenario, TieringConfig};
 
 /// The design of an internalization experiment.

@@ -8,7 +8,6 @@
 //! number of threads: each replication is its own World, and results are collected in
 //! job order.
 
-pub mod figure;
 pub mod internalization;
 pub mod price_sensitivity;
 pub mod risk_aversion;
@@ -23,12 +22,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::output::manifest::sha256_hex;
 use crate::output::table::{Cell, Column, OutputError, StagedOutput, TableFormat};
+use crate::plot::{Figure, FigureError};
 use crate::rng::{StreamDomain, stream};
 use crate::scenario::load::{extensions, parse_ron};
 use crate::scenario::locate::{FieldLocations, SourcePosition};
 use crate::scenario::{Problem, Scenario, validate};
 use crate::sim::{SimError, Simulation};
-use figure::{Figure, FigureError};
 
 /// An experiment file (written `Experiment(...)` in RON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

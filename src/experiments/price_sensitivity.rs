@@ -4,13 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::figure::{Figure, Panel, Point, Scale, Series};
 use super::{
     ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
     check_focus_and_competitor, maker_index, mean_sd, replicate,
 };
 use crate::mechanisms::dealer_market::{TradeKind, TradeLog};
 use crate::output::table::{Column, ColumnType};
+use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::scenario::{
     DynamicTiering, FixedTiering, InvestorSpec, Problem, Scenario, TieringConfig,
 };

@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::figure::{Figure, Panel, Point, Scale, Series};
 use super::{
     ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, OwnedCell, Variant,
     maker_index, mean_sd, replicate,
 };
 use crate::output::table::{Column, ColumnType};
+use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::scenario::{HedgeVenue, HedgingConfig, Problem, Scenario, VolatilityEstimate};
 
 /// The design of a risk-aversion experiment.
