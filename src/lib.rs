@@ -16,6 +16,7 @@ pub mod experiments;
 pub mod market;
 pub mod mechanisms;
 pub mod output;
+pub mod plot;
 pub mod rng;
 pub mod scenario;
 pub mod schedule;

@@ -8,8 +8,6 @@
 //! number of threads: each replication is its own World, and results are collected in
 //! job order.
 
-pub mod figure;
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -22,12 +20,12 @@ pub use crate::mechanisms::Design;
 use crate::output::manifest::sha256_hex;
 pub use crate::output::row::OwnedCell;
 use crate::output::table::{Cell, Column, OutputError, StagedOutput, TableFormat};
+use crate::plot::{Figure, FigureError};
 use crate::rng::{StreamDomain, stream};
 use crate::scenario::load::{extensions, parse_ron};
 use crate::scenario::locate::{FieldLocations, SourcePosition};
 use crate::scenario::{Problem, Scenario, validate};
 use crate::sim::{SimError, Simulation};
-use figure::{Figure, FigureError};
 
 /// An experiment file (written `Experiment(...)` in RON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

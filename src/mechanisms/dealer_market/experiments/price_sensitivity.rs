@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::{check_focus_and_competitor, maker_index};
-use crate::experiments::figure::{Figure, Panel, Point, Scale, Series};
 use crate::experiments::{
     ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
     replicate,
@@ -16,6 +15,7 @@ use crate::mechanisms::dealer_market::config::{
 use crate::mechanisms::dealer_market::{TradeKind, TradeLog, config_of, config_of_mut};
 use crate::output::row::OwnedCell;
 use crate::output::table::{Column, ColumnType};
+use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::scenario::{Problem, Scenario};
 
 /// The design of a price-sensitivity experiment.

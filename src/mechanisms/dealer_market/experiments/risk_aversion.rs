@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::maker_index;
-use crate::experiments::figure::{Figure, Panel, Point, Scale, Series};
 use crate::experiments::{
     ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
     replicate,
@@ -15,6 +14,7 @@ use crate::mechanisms::dealer_market::validate::MAX_HEDGING_HORIZON;
 use crate::mechanisms::dealer_market::{config_of, config_of_mut, maker_accounts};
 use crate::output::row::OwnedCell;
 use crate::output::table::{Column, ColumnType};
+use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::scenario::{Problem, Scenario};
 
 /// The design of a risk-aversion experiment.
