@@ -13,8 +13,7 @@ use crate::mechanisms::dealer_market::config::{FixedTiering, TieringConfig};
 use crate::mechanisms::dealer_market::{
     DealerMarketSimulation, config_of, config_of_mut, index_of, maker_accounts,
 };
-use crate::output::row::OwnedCell;
-use crate::output::table::{Column, ColumnType};
+use crate::output::row::TableRow;
 use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::scenario::{Problem, Scenario};
 
@@ -37,44 +36,18 @@ fn one() -> u8 {
     1
 }
 
-/// Columns of the internalization result table.
-pub const COLUMNS: &[Column] = &[
-    Column {
-        name: "setup",
-        ty: ColumnType::Utf8,
-        doc: "`identical` (≈50% share) or `cheaper` (100% share)",
-    },
-    Column {
-        name: "tick",
-        ty: ColumnType::U32,
-        doc: "tick t",
-    },
-    Column {
-        name: "runs",
-        ty: ColumnType::U64,
-        doc: "replications in which the focus had traded by t",
-    },
-    Column {
-        name: "p25",
-        ty: ColumnType::F64,
-        doc: "25th percentile of |z_t| / Σ v over replications",
-    },
-    Column {
-        name: "p50",
-        ty: ColumnType::F64,
-        doc: "median of |z_t| / Σ v",
-    },
-    Column {
-        name: "p75",
-        ty: ColumnType::F64,
-        doc: "75th percentile of |z_t| / Σ v",
-    },
-    Column {
-        name: "mean_share",
-        ty: ColumnType::F64,
-        doc: "the focus's mean share of investor volume over the run",
-    },
-];
+crate::table_row! {
+    /// One row of the internalization result table (`results`).
+    pub struct InternalizationRow in "results" {
+        setup: String => "`identical` (≈50% share) or `cheaper` (100% share)",
+        tick: u32 => "tick t",
+        runs: u64 => "replications in which the focus had traded by t",
+        p25: f64 => "25th percentile of |z_t| / Σ v over replications",
+        p50: f64 => "median of |z_t| / Σ v",
+        p75: f64 => "75th percentile of |z_t| / Σ v",
+        mean_share: f64 => "the focus's mean share of investor volume over the run",
+    }
+}
 
 const SETUPS: [(&str, &str); 2] = [
     ("identical", "identical curves (≈50% share)"),
@@ -225,15 +198,18 @@ impl ExperimentDesign for InternalizationDesign {
                     quantile(&values, 0.5),
                     quantile(&values, 0.75),
                 );
-                rows.push(vec![
-                    OwnedCell::Str((*setup).into()),
-                    OwnedCell::U32(tick as u32),
-                    OwnedCell::U64(runs as u64),
-                    OwnedCell::F64(p25),
-                    OwnedCell::F64(p50),
-                    OwnedCell::F64(p75),
-                    OwnedCell::F64(share),
-                ]);
+                rows.push(
+                    InternalizationRow {
+                        setup: (*setup).to_string(),
+                        tick: tick as u32,
+                        runs: runs as u64,
+                        p25,
+                        p50,
+                        p75,
+                        mean_share: share,
+                    }
+                    .to_owned_cells(),
+                );
                 if p50.is_finite() {
                     series.points.push(Point {
                         x: tick as f64,
@@ -268,7 +244,7 @@ impl ExperimentDesign for InternalizationDesign {
         };
         summary.push_str(&format!("\n{verdict}\n"));
         Ok(ExperimentOutput {
-            columns: COLUMNS,
+            columns: InternalizationRow::TABLE.columns,
             rows,
             figure: Figure {
                 title: "Internalization: |z_t| / Σ v over a day".into(),

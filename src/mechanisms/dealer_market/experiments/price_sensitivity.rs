@@ -13,8 +13,7 @@ use crate::mechanisms::dealer_market::config::{
     DynamicTiering, FixedTiering, InvestorSpec, TieringConfig,
 };
 use crate::mechanisms::dealer_market::{TradeKind, TradeLog, config_of, config_of_mut};
-use crate::output::row::OwnedCell;
-use crate::output::table::{Column, ColumnType};
+use crate::output::row::TableRow;
 use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::scenario::{Problem, Scenario};
 
@@ -61,54 +60,20 @@ fn yes() -> bool {
     true
 }
 
-/// Columns of the price-sensitivity result table.
-pub const COLUMNS: &[Column] = &[
-    Column {
-        name: "variant",
-        ty: ColumnType::Utf8,
-        doc: "`fixed` or `revenue_rate` tiering",
-    },
-    Column {
-        name: "investor",
-        ty: ColumnType::U32,
-        doc: "probed investor id",
-    },
-    Column {
-        name: "size_mean",
-        ty: ColumnType::F64,
-        doc: "its mean trade size (NaN for a generated investor)",
-    },
-    Column {
-        name: "competitor_tier",
-        ty: ColumnType::F64,
-        doc: "the competitor's tier for it (NaN when dynamic)",
-    },
-    Column {
-        name: "tier",
-        ty: ColumnType::U32,
-        doc: "the focus market maker's tier for it",
-    },
-    Column {
-        name: "runs",
-        ty: ColumnType::U64,
-        doc: "replications in which the investor traded",
-    },
-    Column {
-        name: "mean_share",
-        ty: ColumnType::F64,
-        doc: "mean share of its volume won by the focus",
-    },
-    Column {
-        name: "sd_share",
-        ty: ColumnType::F64,
-        doc: "standard deviation of the share across replications",
-    },
-    Column {
-        name: "stderr_share",
-        ty: ColumnType::F64,
-        doc: "standard error of the mean share",
-    },
-];
+crate::table_row! {
+    /// One row of the price-sensitivity result table (`results`).
+    pub struct PriceSensitivityRow in "results" {
+        variant: String => "`fixed` or `revenue_rate` tiering",
+        investor: u32 => "probed investor id",
+        size_mean: f64 => "its mean trade size (NaN for a generated investor)",
+        competitor_tier: f64 => "the competitor's tier for it (NaN when dynamic)",
+        tier: u32 => "the focus market maker's tier for it",
+        runs: u64 => "replications in which the investor traded",
+        mean_share: f64 => "mean share of its volume won by the focus",
+        sd_share: f64 => "standard deviation of the share across replications",
+        stderr_share: f64 => "standard error of the mean share",
+    }
+}
 
 /// The tiering variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -319,17 +284,18 @@ impl ExperimentDesign for PriceSensitivityDesign {
                     TieringVariant::Fixed => f64::from(probe.competitor_tier),
                     TieringVariant::RevenueRate => f64::NAN,
                 };
-                vec![
-                    OwnedCell::Str(kind.name().into()),
-                    OwnedCell::U32(probe.investor),
-                    OwnedCell::F64(mean_size(base, probe.investor)),
-                    OwnedCell::F64(competitor_tier),
-                    OwnedCell::U32(u32::from(tier)),
-                    OwnedCell::U64(n as u64),
-                    OwnedCell::F64(mean),
-                    OwnedCell::F64(sd),
-                    OwnedCell::F64(se),
-                ]
+                PriceSensitivityRow {
+                    variant: kind.name().to_string(),
+                    investor: probe.investor,
+                    size_mean: mean_size(base, probe.investor),
+                    competitor_tier,
+                    tier: u32::from(tier),
+                    runs: n as u64,
+                    mean_share: mean,
+                    sd_share: sd,
+                    stderr_share: se,
+                }
+                .to_owned_cells()
             })
             .collect();
 
@@ -403,7 +369,7 @@ impl ExperimentDesign for PriceSensitivityDesign {
              equal, ≈0% when worse; investors the competitor tiers better (the larger ones) are lost at lower tiers.\n",
         );
         Ok(ExperimentOutput {
-            columns: COLUMNS,
+            columns: PriceSensitivityRow::TABLE.columns,
             rows,
             figure: Figure {
                 title: format!("Price sensitivity: market share of {} by tier", self.focus),

@@ -12,8 +12,7 @@ use crate::experiments::{
 use crate::mechanisms::dealer_market::config::{HedgeVenue, HedgingConfig, VolatilityEstimate};
 use crate::mechanisms::dealer_market::validate::MAX_HEDGING_HORIZON;
 use crate::mechanisms::dealer_market::{config_of, config_of_mut, maker_accounts};
-use crate::output::row::OwnedCell;
-use crate::output::table::{Column, ColumnType};
+use crate::output::row::TableRow;
 use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::scenario::{Problem, Scenario};
 
@@ -46,54 +45,20 @@ fn twenty() -> u32 {
     20
 }
 
-/// Columns of the risk-aversion result table.
-pub const COLUMNS: &[Column] = &[
-    Column {
-        name: "venue",
-        ty: ColumnType::Utf8,
-        doc: "`market_makers` or `exchange`",
-    },
-    Column {
-        name: "volatility",
-        ty: ColumnType::F64,
-        doc: "σ, annualised",
-    },
-    Column {
-        name: "risk_aversion",
-        ty: ColumnType::F64,
-        doc: "γ",
-    },
-    Column {
-        name: "runs",
-        ty: ColumnType::U64,
-        doc: "replications",
-    },
-    Column {
-        name: "mean_cost",
-        ty: ColumnType::F64,
-        doc: "mean of hedging cost + |risk cost| over the run (currency)",
-    },
-    Column {
-        name: "stderr_cost",
-        ty: ColumnType::F64,
-        doc: "standard error of mean_cost",
-    },
-    Column {
-        name: "mean_hedging_cost",
-        ty: ColumnType::F64,
-        doc: "mean hedging cost (currency)",
-    },
-    Column {
-        name: "mean_risk_cost",
-        ty: ColumnType::F64,
-        doc: "mean |risk cost| (currency)",
-    },
-    Column {
-        name: "mean_first_slice",
-        ty: ColumnType::F64,
-        doc: "mean x_0, the fraction of the position hedged per decision",
-    },
-];
+crate::table_row! {
+    /// One row of the risk-aversion result table (`results`).
+    pub struct RiskAversionRow in "results" {
+        venue: String => "`market_makers` or `exchange`",
+        volatility: f64 => "σ, annualised",
+        risk_aversion: f64 => "γ",
+        runs: u64 => "replications",
+        mean_cost: f64 => "mean of hedging cost + |risk cost| over the run (currency)",
+        stderr_cost: f64 => "standard error of mean_cost",
+        mean_hedging_cost: f64 => "mean hedging cost (currency)",
+        mean_risk_cost: f64 => "mean |risk cost| (currency)",
+        mean_first_slice: f64 => "mean x_0, the fraction of the position hedged per decision",
+    }
+}
 
 fn venue_name(venue: HedgeVenue) -> &'static str {
     match venue {
@@ -263,17 +228,20 @@ impl ExperimentDesign for RiskAversionDesign {
                     .map(|c| c.first_slice)
                     .collect::<Vec<_>>(),
             );
-            rows.push(vec![
-                OwnedCell::Str(venue_name(venue).into()),
-                OwnedCell::F64(sigma),
-                OwnedCell::F64(gamma),
-                OwnedCell::U64(n as u64),
-                OwnedCell::F64(mean),
-                OwnedCell::F64(se),
-                OwnedCell::F64(hedging),
-                OwnedCell::F64(risk),
-                OwnedCell::F64(x0),
-            ]);
+            rows.push(
+                RiskAversionRow {
+                    venue: venue_name(venue).to_string(),
+                    volatility: sigma,
+                    risk_aversion: gamma,
+                    runs: n as u64,
+                    mean_cost: mean,
+                    stderr_cost: se,
+                    mean_hedging_cost: hedging,
+                    mean_risk_cost: risk,
+                    mean_first_slice: x0,
+                }
+                .to_owned_cells(),
+            );
             match curves.last_mut() {
                 Some((v, s, points)) if *v == venue && *s == sigma => {
                     points.push((gamma, mean, se, x0))
@@ -372,7 +340,7 @@ impl ExperimentDesign for RiskAversionDesign {
             }
         }
         Ok(ExperimentOutput {
-            columns: COLUMNS,
+            columns: RiskAversionRow::TABLE.columns,
             rows,
             figure: Figure {
                 title: format!("Risk aversion: hedging + risk cost of {}", self.focus),
