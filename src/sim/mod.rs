@@ -193,13 +193,8 @@ impl Simulation {
     /// [`Mechanism::accounting_residual`]): zero up to rounding when every trade moved
     /// cash and units between two parties.
     pub fn accounting_residual(&mut self) -> f64 {
-        let Simulation {
-            world, scenario, ..
-        } = self;
-        scenario
-            .mechanisms
-            .iter()
-            .map(|m| m.as_mechanism().accounting_residual(world))
+        self.each_mechanism(|m, world| m.accounting_residual(world))
+            .into_iter()
             .fold(
                 0.0,
                 |worst: f64, r| if r.abs() > worst.abs() { r } else { worst },
@@ -208,13 +203,18 @@ impl Simulation {
 
     /// Every mechanism's results so far, in scenario order.
     pub fn summaries(&mut self) -> Vec<Summary> {
+        self.each_mechanism(|m, world| m.summary(world))
+    }
+
+    /// `f` of every mechanism with the World, in scenario order.
+    fn each_mechanism<T>(&mut self, f: impl Fn(&dyn Mechanism, &mut World) -> T) -> Vec<T> {
         let Simulation {
             world, scenario, ..
         } = self;
         scenario
             .mechanisms
             .iter()
-            .map(|m| m.as_mechanism().summary(world))
+            .map(|m| f(m.as_mechanism(), world))
             .collect()
     }
 }

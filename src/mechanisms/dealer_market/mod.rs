@@ -198,9 +198,7 @@ pub fn config_of_mut(scenario: &mut Scenario) -> Option<&mut DealerMarketConfig>
 
 /// Each market maker's results so far, in id order, as `summary` rows.
 pub fn maker_summaries(world: &mut World, config: &DealerMarketConfig) -> Vec<SummaryRow> {
-    let mut query = world.query::<(&MarketMakerId, &Holdings, &Ledger)>();
-    let mut makers: Vec<_> = query.iter(world).collect();
-    makers.sort_unstable_by_key(|(id, ..)| id.0);
+    let makers = accounts_by_id(world);
     let total_volume: f64 = makers.iter().map(|(_, _, l)| l.total_activity.volume).sum();
     makers
         .into_iter()
@@ -232,13 +230,22 @@ pub fn maker_summaries(world: &mut World, config: &DealerMarketConfig) -> Vec<Su
 
 /// Every market maker's holdings and ledger, in id order.
 pub fn maker_accounts(world: &mut World) -> Vec<(Holdings, Ledger)> {
+    accounts_by_id(world)
+        .into_iter()
+        .map(|(_, h, l)| (h, l))
+        .collect()
+}
+
+/// Every market maker's id, holdings and ledger, in id order (outside a system; systems
+/// use [`components::MakersById`]).
+fn accounts_by_id(world: &mut World) -> Vec<(MarketMakerId, Holdings, Ledger)> {
     let mut query = world.query::<(&MarketMakerId, &Holdings, &Ledger)>();
-    let mut makers: Vec<_> = query.iter(world).collect();
+    let mut makers: Vec<_> = query
+        .iter(world)
+        .map(|(id, h, l)| (*id, *h, l.clone()))
+        .collect();
     makers.sort_unstable_by_key(|(id, ..)| id.0);
     makers
-        .into_iter()
-        .map(|(_, h, l)| (*h, l.clone()))
-        .collect()
 }
 
 /// Extra handles on a [`Simulation`] of a scenario with a dealer market.
