@@ -14,6 +14,7 @@ pub mod dealers;
 pub mod experiments;
 pub mod market;
 pub mod mechanisms;
+pub mod numerics;
 pub mod output;
 pub mod rng;
 pub mod scenario;
