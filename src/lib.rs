@@ -15,6 +15,7 @@ pub mod bench;
 pub mod experiments;
 pub mod market;
 pub mod mechanisms;
+pub mod numerics;
 pub mod output;
 pub mod plot;
 pub mod rng;

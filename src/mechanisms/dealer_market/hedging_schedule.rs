@@ -28,8 +28,8 @@
 //!    (the spread part is diagonal, from a three-point finite difference of `v c(v)` with a
 //!    relative step, concave kinks clipped to zero curvature; the risk part is exact and
 //!    dense, with `d||y||/dx_i = -Σ_{k>=i} y_k / ||y||`), minimises that quadratic model over
-//!    the capped simplex with a primal active-set QP solver (which finds the slices stuck at 0
-//!    or at the capacity), then backtracks along the step until the Armijo condition holds. A
+//!    the capped simplex with a primal active-set QP solver ([`ZeroSumBoxQp`], which finds
+//!    the slices stuck at 0 or at the capacity), then backtracks along the step until the Armijo condition holds. A
 //!    full step that lands on a bound is also halved while that keeps improving, because the
 //!    spread's curvature grows with the slice size and Newton overshoots towards large first
 //!    slices. A search that reaches all-at-once with risk aversion leaves it along the ray
@@ -65,6 +65,10 @@
 //! `c` is, a solve takes at most about `825 N + 100` evaluations (16_600 for `N = 20`).
 
 use std::cell::Cell;
+
+use crate::numerics::dense::quadratic_form;
+use crate::numerics::qp::ZeroSumBoxQp;
+use crate::numerics::simplex::project_capped;
 
 /// One hedge decision's inputs.
 #[derive(Clone, Copy)]
@@ -263,45 +267,8 @@ fn tidy(x: &mut [f64], cap: f64) {
         Some(k) => x[k] += residual,
         None => {
             let raw = x.to_vec();
-            project_capped_simplex(&raw, cap, x);
+            project_capped(&raw, cap, x);
         }
-    }
-}
-
-/// Euclidean projection of `z` onto `{x : 0 <= x_k <= cap, Σ x_k = 1}`; needs `n cap >= 1`.
-///
-/// The projection is `clip(z_k - μ, 0, cap)` for the shift μ making the sum 1. The sum is
-/// piecewise linear and non-increasing in μ with kinks at `z_k` and `z_k - cap`, so μ is found
-/// exactly by a binary search over the sorted kinks and one linear interpolation.
-fn project_capped_simplex(z: &[f64], cap: f64, out: &mut [f64]) {
-    if z.is_empty() {
-        return;
-    }
-    let shifted_sum = |mu: f64| -> f64 { z.iter().map(|&v| (v - mu).clamp(0.0, cap)).sum() };
-    let mut kinks: Vec<f64> = z.iter().flat_map(|&v| [v - cap, v]).collect();
-    kinks.sort_by(f64::total_cmp);
-    // Invariant: shifted_sum(kinks[lo]) >= 1 > shifted_sum(kinks[hi]) (or hi is the end).
-    let (mut lo, mut hi) = (0, kinks.len() - 1);
-    if shifted_sum(kinks[hi]) >= 1.0 {
-        lo = hi;
-    }
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        if shifted_sum(kinks[mid]) >= 1.0 {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    let (a, b) = (kinks[lo], kinks[hi]);
-    let (sa, sb) = (shifted_sum(a), shifted_sum(b));
-    let mu = if sa > sb && b > a {
-        a + (sa - 1.0) / (sa - sb) * (b - a)
-    } else {
-        a
-    };
-    for (o, &v) in out.iter_mut().zip(z) {
-        *o = (v - mu).clamp(0.0, cap);
     }
 }
 
@@ -489,7 +456,7 @@ impl<'p, 'a> Model<'p, 'a> {
             let total: f64 = raw.iter().sum();
             raw.iter_mut().for_each(|r| *r /= total);
             let mut x = vec![0.0; n];
-            project_capped_simplex(&raw, self.cap, &mut x);
+            project_capped(&raw, self.cap, &mut x);
             // With a tight capacity the projection can turn a profile into TWAP itself.
             let duplicate = primary
                 .iter()
@@ -531,7 +498,7 @@ impl<'p, 'a> Model<'p, 'a> {
         let mut base = vec![0.0; n];
         let mut trial = vec![0.0; n];
         let mut trial_spreads = vec![0.0; n];
-        let mut qp = QpWork::new(n);
+        let mut qp = ZeroSumBoxQp::new(n);
         let mut escapes = 0;
         for _ in 0..MAX_NEWTON_ITERATIONS {
             if self.exhausted() {
@@ -706,220 +673,6 @@ fn front_loaded(n: usize, k: usize) -> Vec<f64> {
     (0..n)
         .map(|j| if j < k { 1.0 / k as f64 } else { 0.0 })
         .collect()
-}
-
-/// `dᵀ H d` for a row-major square `h`.
-fn quadratic_form(h: &[f64], d: &[f64]) -> f64 {
-    let n = d.len();
-    (0..n)
-        .map(|i| d[i] * (0..n).map(|j| h[i * n + j] * d[j]).sum::<f64>())
-        .sum()
-}
-
-/// Where a variable of the QP sits.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Bound {
-    Free,
-    Lower,
-    Upper,
-}
-
-/// Buffers of the active-set QP solver, reused across Newton iterations.
-struct QpWork {
-    state: Vec<Bound>,
-    free: Vec<usize>,
-    /// Gradient of the model at the current `d`.
-    grad: Vec<f64>,
-    /// Cholesky factor of the free block of `H`.
-    chol: Vec<f64>,
-    /// Step towards the equality-constrained minimum, over the free variables.
-    step: Vec<f64>,
-    /// `A⁻¹1` for the free block `A`.
-    inv_ones: Vec<f64>,
-}
-
-impl QpWork {
-    fn new(n: usize) -> Self {
-        QpWork {
-            state: vec![Bound::Free; n],
-            free: Vec::with_capacity(n),
-            grad: vec![0.0; n],
-            chol: vec![0.0; n * n],
-            step: vec![0.0; n],
-            inv_ones: vec![0.0; n],
-        }
-    }
-
-    /// Minimises `g·d + ½ dᵀ H d` subject to `Σ d = 0` and `lo <= d <= hi` (with
-    /// `lo <= 0 <= hi`, so `d = 0` is feasible) by the primal active-set method: solve the
-    /// equality-constrained problem on the free variables, walk towards its solution until a
-    /// bound blocks (which then joins the working set), and once at the solution release the
-    /// bound whose multiplier has the wrong sign, if any.
-    fn solve(&mut self, h: &[f64], g: &[f64], lo: &[f64], hi: &[f64], d: &mut [f64]) {
-        let n = g.len();
-        d.fill(0.0);
-        for k in 0..n {
-            self.state[k] = if lo[k] >= 0.0 {
-                Bound::Lower
-            } else if hi[k] <= 0.0 {
-                Bound::Upper
-            } else {
-                Bound::Free
-            };
-        }
-        let scale = g.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-        let max_diag = (0..n).fold(0.0_f64, |m, k| m.max(h[k * n + k]));
-        // The curvature can vanish in some direction (flat spread; the radial direction of
-        // the risk norm). A small ridge keeps the factorisation stable there (a bare pivot
-        // floor would not: the factor's entries blow up); the resulting long step is then
-        // cut by the bounds, which is the right answer for a linear model.
-        let ridge = 1e-9 * (max_diag + scale) + f64::MIN_POSITIVE;
-        let multiplier_tol = 1e-9 * scale;
-
-        for _ in 0..(4 * n + 8) {
-            for i in 0..n {
-                self.grad[i] = g[i] + (0..n).map(|j| h[i * n + j] * d[j]).sum::<f64>();
-            }
-            self.free.clear();
-            self.free
-                .extend((0..n).filter(|&k| self.state[k] == Bound::Free));
-            if self.free.is_empty() {
-                // Every variable is at a bound: λ may be anything consistent with the signs
-                // of the multipliers. If no such λ exists, free the worst pair.
-                let mut lower = (f64::NEG_INFINITY, None);
-                let mut upper = (f64::INFINITY, None);
-                for k in 0..n {
-                    let v = -self.grad[k];
-                    match self.state[k] {
-                        Bound::Lower if v > lower.0 => lower = (v, Some(k)),
-                        Bound::Upper if v < upper.0 => upper = (v, Some(k)),
-                        _ => {}
-                    }
-                }
-                match (lower, upper) {
-                    ((l, Some(kl)), (u, Some(ku))) if l > u + multiplier_tol => {
-                        self.state[kl] = Bound::Free;
-                        self.state[ku] = Bound::Free;
-                        continue;
-                    }
-                    _ => return,
-                }
-            }
-            let m = self.free.len();
-            for (r, &i) in self.free.iter().enumerate() {
-                for (c, &j) in self.free.iter().enumerate() {
-                    self.chol[r * m + c] = h[i * n + j] + if r == c { ridge } else { 0.0 };
-                }
-                self.inv_ones[r] = 1.0;
-            }
-            cholesky_in_place(&mut self.chol[..m * m], m, ridge);
-            cholesky_solve(&self.chol[..m * m], m, &mut self.inv_ones[..m]);
-            // λ makes p = -A⁻¹(∇q + λ1) sum to zero: λ = -1ᵀA⁻¹∇q / 1ᵀA⁻¹1, a weighted mean
-            // of the gradient with weights A⁻¹1 (A is symmetric). Forming ∇q + λ1 before the
-            // solve keeps the cancellation at the scale of the gradient instead of the
-            // (huge, when A is nearly singular) step.
-            let sum_b: f64 = self.inv_ones[..m].iter().sum();
-            let weighted: f64 = self
-                .free
-                .iter()
-                .zip(&self.inv_ones)
-                .map(|(&i, w)| w * self.grad[i])
-                .sum();
-            let lambda = -weighted / sum_b;
-            for (r, &i) in self.free.iter().enumerate() {
-                self.step[r] = -(self.grad[i] + lambda);
-            }
-            cholesky_solve(&self.chol[..m * m], m, &mut self.step[..m]);
-            // What rounding still leaves in Σp goes along A⁻¹1, the cheapest correction.
-            let excess = self.step[..m].iter().sum::<f64>() / sum_b;
-            let mut largest = 0.0_f64;
-            for r in 0..m {
-                self.step[r] -= excess * self.inv_ones[r];
-                largest = largest.max(self.step[r].abs());
-            }
-            if !largest.is_finite() {
-                return;
-            }
-            if largest <= 1e-12 {
-                let mut worst = (-multiplier_tol, None);
-                for k in 0..n {
-                    let nu = match self.state[k] {
-                        Bound::Lower => self.grad[k] + lambda,
-                        Bound::Upper => -(self.grad[k] + lambda),
-                        Bound::Free => continue,
-                    };
-                    if nu < worst.0 {
-                        worst = (nu, Some(k));
-                    }
-                }
-                match worst.1 {
-                    Some(k) => self.state[k] = Bound::Free,
-                    None => return,
-                }
-                continue;
-            }
-            let mut alpha = 1.0;
-            let mut blocking = None;
-            for (r, &k) in self.free.iter().enumerate() {
-                let p = self.step[r];
-                if p < 0.0 && d[k] + alpha * p < lo[k] {
-                    alpha = (lo[k] - d[k]) / p;
-                    blocking = Some((k, Bound::Lower));
-                } else if p > 0.0 && d[k] + alpha * p > hi[k] {
-                    alpha = (hi[k] - d[k]) / p;
-                    blocking = Some((k, Bound::Upper));
-                }
-            }
-            let alpha = alpha.max(0.0);
-            for (r, &k) in self.free.iter().enumerate() {
-                d[k] += alpha * self.step[r];
-            }
-            if let Some((k, bound)) = blocking {
-                d[k] = if bound == Bound::Lower { lo[k] } else { hi[k] };
-                self.state[k] = bound;
-            }
-        }
-    }
-}
-
-/// Lower Cholesky factor of the row-major `m × m` symmetric `a`, in place (upper part left
-/// as garbage). Pivots below `floor` (rounding on a ridged semidefinite matrix) are raised
-/// to it.
-fn cholesky_in_place(a: &mut [f64], m: usize, floor: f64) {
-    for j in 0..m {
-        let mut pivot = a[j * m + j];
-        for k in 0..j {
-            pivot -= a[j * m + k] * a[j * m + k];
-        }
-        let pivot = if pivot > floor { pivot } else { floor }.sqrt();
-        a[j * m + j] = pivot;
-        let inverse = 1.0 / pivot;
-        for i in (j + 1)..m {
-            let mut v = a[i * m + j];
-            for k in 0..j {
-                v -= a[i * m + k] * a[j * m + k];
-            }
-            a[i * m + j] = v * inverse;
-        }
-    }
-}
-
-/// Solves `L Lᵀ x = b` in place for the factor written by [`cholesky_in_place`].
-fn cholesky_solve(l: &[f64], m: usize, b: &mut [f64]) {
-    for i in 0..m {
-        let mut v = b[i];
-        for k in 0..i {
-            v -= l[i * m + k] * b[k];
-        }
-        b[i] = v / l[i * m + i];
-    }
-    for i in (0..m).rev() {
-        let mut v = b[i];
-        for k in (i + 1)..m {
-            v -= l[k * m + i] * b[k];
-        }
-        b[i] = v / l[i * m + i];
-    }
 }
 
 #[cfg(test)]
@@ -1355,62 +1108,6 @@ mod tests {
             assert_eq!(s.slices.len(), p.horizon);
             assert!(!s.objective.is_nan());
             assert!(s.slices.iter().all(|x| x.is_finite() && *x >= 0.0));
-        }
-    }
-
-    #[test]
-    fn projection_onto_capped_simplex() {
-        let cases: [(&[f64], f64); 4] = [
-            (&[0.2, 0.9, -0.4, 0.3], 1.0),
-            (&[5.0, 5.0, 5.0], 0.5),
-            (&[0.0, 0.0, 0.0, 0.0], 0.25),
-            (&[1.0, -1.0, 0.3, 0.7, 0.2], 0.4),
-        ];
-        for (z, cap) in cases {
-            let mut x = vec![0.0; z.len()];
-            project_capped_simplex(z, cap, &mut x);
-            assert!((x.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{x:?}");
-            assert!(x.iter().all(|&v| (0.0..=cap).contains(&v)));
-            // KKT: a common shift mu with x_k = clip(z_k - mu, 0, cap).
-            let interior: Vec<f64> = (0..z.len())
-                .filter(|&k| x[k] > 0.0 && x[k] < cap)
-                .map(|k| z[k] - x[k])
-                .collect();
-            for w in interior.windows(2) {
-                assert!((w[0] - w[1]).abs() < 1e-12);
-            }
-            // Projecting a feasible point leaves it alone.
-            let mut again = vec![0.0; z.len()];
-            project_capped_simplex(&x, cap, &mut again);
-            for (a, b) in x.iter().zip(&again) {
-                assert!((a - b).abs() < 1e-12);
-            }
-        }
-    }
-
-    #[test]
-    fn qp_with_identity_hessian_is_a_projection() {
-        // min g·d + ½|d|² over the feasible set is the projection of -g onto it.
-        let x = [0.5, 0.3, 0.2, 0.0];
-        let cap = 0.6;
-        let g = [-0.4, 0.1, 0.3, -0.05];
-        let n = x.len();
-        let mut h = vec![0.0; n * n];
-        for k in 0..n {
-            h[k * n + k] = 1.0;
-        }
-        let lo: Vec<f64> = x.iter().map(|v| -v).collect();
-        let hi: Vec<f64> = x.iter().map(|v| cap - v).collect();
-        let mut d = vec![0.0; n];
-        QpWork::new(n).solve(&h, &g, &lo, &hi, &mut d);
-        let target: Vec<f64> = x.iter().zip(&g).map(|(a, b)| a - b).collect();
-        let mut expected = vec![0.0; n];
-        project_capped_simplex(&target, cap, &mut expected);
-        for k in 0..n {
-            assert!(
-                (x[k] + d[k] - expected[k]).abs() < 1e-12,
-                "{d:?} vs {expected:?}"
-            );
         }
     }
 }
