@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario};
+use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario_with_warnings};
 use dealersim::{SimError, run_to_directory};
 use dealersim::{bench, experiments, schedule};
 
@@ -133,8 +133,9 @@ fn main() -> ExitCode {
             out,
             quiet,
         } => experiment(name, list, runs, seed, out, quiet),
-        Command::Validate { scenario } => match load_scenario(&scenario) {
-            Ok(s) => {
+        Command::Validate { scenario } => match load_scenario_with_warnings(&scenario) {
+            Ok((s, warnings)) => {
+                print_warnings(&warnings);
                 let mechanisms: Vec<String> = s
                     .mechanisms
                     .iter()
@@ -167,8 +168,13 @@ fn main() -> ExitCode {
             trades,
             quiet,
         } => {
-            let mut scenario = match load_scenario(&path) {
-                Ok(s) => s,
+            let mut scenario = match load_scenario_with_warnings(&path) {
+                Ok((s, warnings)) => {
+                    if !quiet {
+                        print_warnings(&warnings);
+                    }
+                    s
+                }
                 Err(error) => return scenario_failure(&error),
             };
             if let Some(steps) = steps {
@@ -246,6 +252,13 @@ fn experiment(
             return ExitCode::from(EXIT_BAD_SCENARIO);
         }
     };
+    if !quiet {
+        let warnings: Vec<String> = experiments::warnings(&config)
+            .iter()
+            .map(|w| format!("{source}  {w}"))
+            .collect();
+        print_warnings(&warnings);
+    }
     if let Some(runs) = runs {
         config.runs = runs;
     }
@@ -520,4 +533,11 @@ fn progress_bar(total: u64, quiet: bool, unit: &str) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// Scenario warnings, one a line on stderr: the run goes ahead.
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
 }

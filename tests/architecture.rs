@@ -21,15 +21,25 @@ fn core_files() -> Vec<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = vec![src.join("schedule.rs"), src.join("agents.rs")];
     for dir in ["market", "scenario", "output", "sim"] {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(src.join(dir))
-            .expect("core module folder")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect();
-        entries.sort();
-        files.extend(entries);
+        rust_files_below(&src.join(dir), &mut files);
     }
     files
+}
+
+/// Every `.rs` file below `dir`, subfolders included, in name order.
+fn rust_files_below(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("core module folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            rust_files_below(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
 }
 
 /// Lines of `text` naming a mechanism, before its unit tests (whose sample RON is

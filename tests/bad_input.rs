@@ -288,7 +288,27 @@ fn an_old_style_scenario_gets_advice() {
     Case::new(old).rejects(&[
         "case.ron:3:",
         "investors",
-        "mechanisms: [DealerMarket(investors: [...], market_makers: [...])]",
+        "mechanisms: [DealerMarket(investors: [...],",
+    ]);
+}
+
+/// The old bundled `paper.ron` shape: the moved fields inside `market` stop parsing
+/// first, and get the same advice.
+#[test]
+fn an_old_style_market_block_gets_advice() {
+    let old = r#"Scenario(
+    steps: 8,
+    market: (volatility: 0.1, max_trade_size: 1000.0, position_horizon: 4),
+    investors: [Investor(p_trade: 0.5, size_mean: 2.0)],
+    market_makers: [(name: "A"), (name: "B")],
+    output: (tier_snapshot_every: 96),
+)
+"#;
+    Case::new(old).rejects(&[
+        "case.ron:3:",
+        "market.max_trade_size",
+        "scenarios now list their mechanisms",
+        "tier_snapshot_every",
     ]);
 }
 

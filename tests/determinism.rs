@@ -140,10 +140,12 @@ fn thread_count_does_not_change_a_byte() {
 /// intended, replace the constant with the value in the failure message and say why in
 /// the commit; if not, you have found a regression.
 ///
-/// Last changed by the mechanism-plugin schema (issue 10): `scenario.ron` is now written
-/// as `mechanisms: [DealerMarket(...)]`; every table was checked byte-identical to the
-/// run before the change.
-const GOLDEN: &str = "4acae470c272a9907f1b19b727a251eba74c3669c3a36bd73d5880dfb212450e";
+/// Changed by issue 10 (the schema: `scenario.ron` written as `mechanisms:
+/// [DealerMarket(...)]`, every table byte-identical), then by issue 19: hedge slices no
+/// longer capped at `max_trade_size`, a hedger credited its own side's position
+/// revenue, `clipped_trades` in the summary, `tie_order` and `max_slice` in the
+/// resolved scenario.
+const GOLDEN: &str = "2bc28c23aba2d41842a403547aae0a16b3cd26212e666934d4c727d37ba6be57";
 
 #[test]
 fn golden_hash_of_the_paper_run() {
@@ -190,9 +192,9 @@ const SKIP_SAMPLED_SCENARIO: &str = r#"Scenario(
 
 /// The golden hash of the skip-sampled run's CSV outputs: it pins the sampler's draws and
 /// their order, and the incremental tiers, as `GOLDEN` does for the direct scan. Changed
-/// with `GOLDEN`, for the same reason (the resolved scenario's schema).
+/// with `GOLDEN`, for the same reasons.
 const GOLDEN_SKIP_SAMPLED: &str =
-    "dc2b97b1efc3763bdff94b3838a8db3395a7464f4e070c6c0d6f7962bc04dbee";
+    "9471c6ffa8bdd614e65c913eda7b4f9de309bb08244a73653d07ec3578e5a0b0";
 
 #[test]
 fn golden_hash_of_a_skip_sampled_run() {

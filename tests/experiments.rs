@@ -212,3 +212,24 @@ fn a_bad_experiment_file_names_file_line_and_field() {
     );
     assert!(!dir.path().join("out").exists());
 }
+
+/// No bundled experiment truncates investor sizes: no warning about its size laws, and
+/// a run of every variant of `risk-aversion` (the one with a small `max_trade_size`)
+/// counts no clipped trade.
+#[test]
+fn no_bundled_experiment_clips_investor_sizes() {
+    use dealersim::Simulation;
+    use dealersim::mechanisms::dealer_market::DealerMarketSimulation;
+    for name in ["price-sensitivity", "internalization", "risk-aversion"] {
+        let config = bundled(name, 1);
+        let warnings = dealersim::experiments::warnings(&config);
+        assert!(warnings.is_empty(), "{name}: {warnings:?}");
+    }
+    let config = bundled("risk-aversion", 1);
+    for variant in config.design.as_design().variants(&config.scenario) {
+        let mut sim = Simulation::new(&variant.scenario).expect("valid variant");
+        sim.run(|_| {}).expect("runs");
+        let clipped: u64 = sim.maker_summaries().iter().map(|s| s.clipped_trades).sum();
+        assert_eq!(clipped, 0, "variant {}", variant.label);
+    }
+}

@@ -102,6 +102,10 @@ fn reward_components_match_a_recomputation_from_the_trades() {
             if t.kind == TradeKind::Hedge && t.counterparty == m {
                 hedging_cost += paid;
                 position -= t.maker_signed_size;
+                // The hedger's side of its hedge earns the opposite position revenue.
+                if let Some(&(_, later)) = prices.get(t.tick as usize + t_m) {
+                    position_revenue -= (later - mid) * t.maker_signed_size;
+                }
             }
         }
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
@@ -264,4 +268,95 @@ fn exchange_hedging_pays_the_reference_curve_and_keeps_accounts_balanced() {
     assert!((ledger.total.hedging_cost - paid).abs() < 1e-9 * (1.0 + paid));
     assert!(hedges.iter().all(|t| t.spread >= 1e-5 && t.tier == 0));
     assert!(sim.accounting_residual().abs() < 1e-12);
+}
+
+/// SPEC §2.3 has no cap on a hedge slice: with 10,000 investors the positions grow far
+/// past `max_trade_size`, and each hedge trades the solver's x_0·|z| whole. (Before issue
+/// 19 slices were capped at `max_trade_size`, and the largest hedge here was 50.)
+const TEN_THOUSAND_HEDGERS: &str = r#"Scenario(
+    seed: 19,
+    steps: 24,
+    mechanisms: [
+        DealerMarket(
+            max_trade_size: 50.0,
+            investors: [
+                Group(count: 10000, p_trade: LogUniform(min: 0.0052, max: 0.125),
+                      size_mean: Uniform(min: 0.5, max: 7.0)),
+            ],
+            market_makers: [
+                (name: "A", alpha: 1.2),
+                (name: "B", alpha: 1.3),
+                (name: "C", alpha: 1.4),
+                (name: "D", alpha: 1.5),
+            ],
+        ),
+    ],
+)"#;
+
+fn hedge_sizes(text: &str) -> (Vec<f64>, Vec<(Holdings, Ledger)>) {
+    let mut sim = Simulation::new(&scenario(text)).expect("valid");
+    let (trades, _) = run_logged(&mut sim);
+    let sizes = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Hedge)
+        .map(|t| t.maker_signed_size.abs())
+        .collect();
+    (sizes, maker_accounts(sim.world_mut()))
+}
+
+#[test]
+fn hedge_volume_is_the_solvers_first_slice_uncapped() {
+    let (sizes, accounts) = hedge_sizes(TEN_THOUSAND_HEDGERS);
+    assert!(!sizes.is_empty(), "no hedges");
+    let largest = sizes.iter().copied().fold(0.0, f64::max);
+    assert!(
+        largest > 50.0,
+        "the largest hedge slice is {largest}: capped"
+    );
+    let hedged: f64 = accounts
+        .iter()
+        .map(|(_, l)| l.total_activity.hedged_out)
+        .sum();
+    let scheduled: f64 = accounts.iter().map(|(_, l)| l.scheduled_hedge_volume).sum();
+    let traded: f64 = sizes.iter().sum();
+    assert!(
+        (hedged - scheduled).abs() <= 1e-9 * scheduled,
+        "{hedged} vs {scheduled}"
+    );
+    assert!(
+        (hedged - traded).abs() <= 1e-9 * traded,
+        "{hedged} vs {traded}"
+    );
+}
+
+#[test]
+fn an_explicit_slice_cap_is_kept() {
+    let capped = TEN_THOUSAND_HEDGERS.replace(
+        r#"(name: "A", alpha: 1.2),"#,
+        r#"(name: "A", alpha: 1.2, hedging: (max_slice: 50.0)),"#,
+    );
+    let mut sim = Simulation::new(&scenario(&capped)).expect("valid");
+    let (trades, _) = run_logged(&mut sim);
+    let a_hedges: Vec<f64> = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Hedge && t.counterparty == 0)
+        .map(|t| t.maker_signed_size.abs())
+        .collect();
+    assert!(!a_hedges.is_empty());
+    assert!(a_hedges.iter().all(|&v| v <= 50.0 + 1e-9), "{a_hedges:?}");
+}
+
+/// Sizes drawn above `max_trade_size` are truncated and counted, never silently.
+#[test]
+fn truncated_sizes_are_counted() {
+    let clipping = TEN_THOUSAND_HEDGERS.replace("max_trade_size: 50.0", "max_trade_size: 8.0");
+    let mut sim = Simulation::new(&scenario(&clipping)).expect("valid");
+    let (trades, _) = run_logged(&mut sim);
+    let at_cap = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Investor && t.maker_signed_size.abs() == 8.0)
+        .count() as u64;
+    let counted: u64 = sim.maker_summaries().iter().map(|s| s.clipped_trades).sum();
+    assert!(counted > 0);
+    assert_eq!(counted, at_cap);
 }

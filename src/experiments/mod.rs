@@ -22,7 +22,7 @@ pub use crate::output::row::OwnedCell;
 use crate::output::table::{Cell, Column, OutputError, StagedOutput, TableFormat};
 use crate::plot::{Figure, FigureError};
 use crate::rng::{StreamDomain, stream};
-use crate::scenario::load::{extensions, parse_ron};
+use crate::scenario::load::{advice_for_moved_field, extensions, parse_ron};
 use crate::scenario::locate::{FieldLocations, SourcePosition};
 use crate::scenario::{Problem, Scenario, validate};
 use crate::sim::{SimError, Simulation};
@@ -153,8 +153,8 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<ExperimentConfig, Exp
     let config: ExperimentConfig = parse_ron(text).map_err(|f| ExperimentError::Parse {
         path: path.to_path_buf(),
         position: f.position,
+        message: advice_for_moved_field(&f).unwrap_or(f.message),
         field_path: f.field_path,
-        message: f.message,
     })?;
     let problems = check(&config);
     if problems.is_empty() {
@@ -215,6 +215,33 @@ pub fn check(config: &ExperimentConfig) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// Warnings about an experiment's base scenario and the variants its design builds
+/// (paths from the file's root), each reported once.
+pub fn warnings(config: &ExperimentConfig) -> Vec<Problem> {
+    let mut found: Vec<Problem> = crate::scenario::warnings(&config.scenario)
+        .into_iter()
+        .map(|p| Problem {
+            path: format!("scenario.{}", p.path),
+            message: p.message,
+        })
+        .collect();
+    for variant in config.design.as_design().variants(&config.scenario) {
+        for p in crate::scenario::warnings(&variant.scenario) {
+            let path = format!("scenario.{}", p.path);
+            if !found
+                .iter()
+                .any(|q| q.path == path && q.message == p.message)
+            {
+                found.push(Problem {
+                    path,
+                    message: format!("{} (variant `{}`)", p.message, variant.label),
+                });
+            }
+        }
+    }
+    found
 }
 
 /// One scenario variant of an experiment.

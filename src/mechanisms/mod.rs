@@ -80,3 +80,32 @@ pub const BUNDLED_EXPERIMENTS: &[(&str, &str)] = &[
         include_str!("../../scenarios/experiments/risk_aversion.ron"),
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `KINDS`, each mechanism's `kind()` and the name serde reads agree.
+    #[test]
+    fn the_registry_names_each_kind_once_and_the_same_way() {
+        let (_, text) = BUNDLED_EXPERIMENTS[0];
+        let experiment = crate::experiments::parse_experiment(text, std::path::Path::new("x"))
+            .expect("bundled experiment");
+        for config in &experiment.scenario.mechanisms {
+            let kind = config.as_mechanism().kind();
+            assert!(KINDS.contains(&kind), "{kind} missing from KINDS");
+            let written = ron::to_string(config).expect("serialise");
+            assert!(
+                written.starts_with(kind),
+                "{written:.40} is not written as {kind}"
+            );
+        }
+        let mut sorted = KINDS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), KINDS.len());
+        for (field, _) in dealer_market::MOVED_FIELDS {
+            assert!(moved_field_advice(field).is_some());
+        }
+    }
+}

@@ -39,6 +39,8 @@ pub struct ManifestMechanism {
     /// Σ cash + Σ position·price over its agents at the end, relative to the gross cash
     /// (zero up to rounding).
     pub accounting_residual: f64,
+    /// The mechanism's own figures of the run (e.g. how many trades were truncated).
+    pub figures: std::collections::BTreeMap<&'static str, serde_json::Value>,
 }
 
 /// One file of a run.

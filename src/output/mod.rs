@@ -132,3 +132,72 @@ impl RowSink<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use staging::StagedOutput;
+    use table::TableFormat;
+
+    crate::table_row! {
+        /// A row for the tests.
+        struct Sample in "sample" {
+            tick: u32 => "tick",
+        }
+    }
+
+    crate::table_row! {
+        /// A row of a table the tests never open.
+        struct Other in "other" {
+            value: f64 => "value",
+        }
+    }
+
+    #[test]
+    fn rows_go_to_their_own_table_and_a_closed_table_takes_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let staged = StagedOutput::create(dir.path()).expect("stage");
+        let spec = Sample::TABLE;
+        let mut recorder = Recorder::default();
+        recorder.open(
+            spec.name,
+            staged
+                .table(spec.name, spec.columns, TableFormat::Csv)
+                .expect("table"),
+        );
+        assert!(recorder.is_open(&Sample::TABLE) && !recorder.is_open(&Other::TABLE));
+        recorder.write(&Sample { tick: 1 });
+        recorder.write(&Other { value: 2.0 });
+        if let Some(mut sink) = recorder.writer(&Sample::TABLE) {
+            sink.write(&Sample { tick: 2 });
+        }
+        assert!(recorder.writer(&Other::TABLE).is_none());
+        let tables = recorder.into_tables().expect("no error");
+        assert_eq!(tables.len(), 1);
+        assert_eq!(tables[0].rows_written(), 2);
+    }
+
+    #[test]
+    fn the_first_error_is_kept_and_stops_writing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let staged = StagedOutput::create(dir.path()).expect("stage");
+        let mut recorder = Recorder::default();
+        // A table whose columns do not fit the row: the write is a schema error.
+        recorder.open(
+            Sample::TABLE.name,
+            staged
+                .table(Sample::TABLE.name, Other::TABLE.columns, TableFormat::Csv)
+                .expect("table"),
+        );
+        recorder.write(&Sample { tick: 1 });
+        assert!(
+            recorder.writer(&Sample::TABLE).is_none(),
+            "no writer after an error"
+        );
+        assert!(matches!(
+            recorder.take_error(),
+            Some(OutputError::Schema { .. })
+        ));
+        assert!(recorder.take_error().is_none());
+    }
+}

@@ -106,13 +106,38 @@ impl fmt::Display for LocatedProblem {
 /// [`ScenarioError`] naming the file, the line and column, and the field path of every
 /// problem found.
 pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_scenario_with_warnings(path).map(|(scenario, _)| scenario)
+}
+
+/// Reads, parses and validates the scenario at `path` like [`load_scenario`], and also
+/// returns its warnings, each rendered as `file:line:column  field: message`.
+///
+/// # Errors
+/// As [`load_scenario`].
+pub fn load_scenario_with_warnings(path: &Path) -> Result<(Scenario, Vec<String>), ScenarioError> {
     let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     let scenario = parse_scenario(&source, path)?;
     check(&scenario, &source, path)?;
-    Ok(scenario)
+    let warnings = super::validate::warnings(&scenario);
+    let rendered = if warnings.is_empty() {
+        Vec::new()
+    } else {
+        let locations = FieldLocations::scan(&source);
+        warnings
+            .into_iter()
+            .map(|problem| {
+                let place = match locations.nearest(&problem.path) {
+                    Some((p, _)) => format!("{}:{}:{}", path.display(), p.line, p.column),
+                    None => path.display().to_string(),
+                };
+                format!("{place}  {problem}")
+            })
+            .collect()
+    };
+    Ok((scenario, rendered))
 }
 
 /// Where and why RON parsing stopped.
@@ -187,16 +212,17 @@ pub fn parse_scenario(source: &str, path: &Path) -> Result<Scenario, ScenarioErr
     })
 }
 
-/// The loader's message for a field of an old-style file that now lives in a mechanism
-/// (the registry says where): parsing stops at the field as unknown, and the advice says
-/// how to write it now.
-fn advice_for_moved_field(failure: &RonFailure) -> Option<String> {
-    let field = failure.field_path.as_str();
-    let top_level = !field.contains(['.', '[']);
-    if !(top_level && failure.message.contains("Unexpected field")) {
+/// The message for a field of an old-style file that now lives in a mechanism (the
+/// registry says where): parsing stops at the field as unknown, and the advice says how
+/// to write it now. Used for scenarios, experiment files and benchmark rungs.
+pub fn advice_for_moved_field(failure: &RonFailure) -> Option<String> {
+    if !failure.message.contains("Unexpected field") {
         return None;
     }
-    crate::mechanisms::moved_field_advice(field)
+    // Inside an experiment or a benchmark rung the scenario sits under `scenario`.
+    let path = failure.field_path.as_str();
+    let path = path.strip_prefix("scenario.").unwrap_or(path);
+    crate::mechanisms::moved_field_advice(path)
         .map(|advice| format!("{}: {advice}", failure.message))
 }
 

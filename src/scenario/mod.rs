@@ -14,8 +14,8 @@ pub mod validate;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{ScenarioError, load_scenario, parse_scenario};
-pub use validate::{Checker, Problem, Range, validate};
+pub use load::{ScenarioError, load_scenario, load_scenario_with_warnings, parse_scenario};
+pub use validate::{Checker, Problem, Range, validate, warnings};
 
 use crate::mechanisms::MechanismConfig;
 

@@ -27,6 +27,7 @@ impl fmt::Display for Problem {
 #[derive(Debug, Default)]
 pub struct Checker {
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 /// The admissible range of a number.
@@ -91,6 +92,20 @@ impl Checker {
         self.problems
     }
 
+    /// The warnings found so far.
+    pub fn into_warnings(self) -> Vec<Problem> {
+        self.warnings
+    }
+
+    /// Records a warning at `path`: the scenario runs, but probably not as its author
+    /// meant (e.g. a size law that often exceeds the largest trade).
+    pub fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
     /// Whether no problem has been found.
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
@@ -152,9 +167,18 @@ impl Checker {
     }
 }
 
-/// Every problem in `scenario`, in field order; empty when it is valid. The shared
-/// fields are checked here, each mechanism's own by the mechanism.
+/// Every problem in `scenario`, in field order; empty when it is valid.
 pub fn validate(scenario: &Scenario) -> Vec<Problem> {
+    check(scenario).problems
+}
+
+/// Every warning of a scenario (which may also have problems), in field order.
+pub fn warnings(scenario: &Scenario) -> Vec<Problem> {
+    check(scenario).warnings
+}
+
+/// The shared fields checked here, each mechanism's own by the mechanism.
+fn check(scenario: &Scenario) -> Checker {
     let mut c = Checker::default();
     c.at_least_one("steps", u64::from(scenario.steps), "ticks to simulate");
     check_market(&mut c, &scenario.market);
@@ -200,7 +224,7 @@ pub fn validate(scenario: &Scenario) -> Vec<Problem> {
             }
         }
     }
-    c.problems
+    c
 }
 
 fn check_market(c: &mut Checker, m: &MarketConfig) {

@@ -50,6 +50,13 @@ pub trait Mechanism: Sync {
     /// Entity counts for the manifest, by role (`[("buyers", 10), ("sellers", 2)]`).
     fn population(&self) -> Vec<(&'static str, u64)>;
 
+    /// Figures of the whole run worth keeping in the manifest (counts of truncations,
+    /// lost users, solver cut-offs...), by name. Default: none.
+    fn run_figures(&self, world: &mut World) -> Vec<(&'static str, serde_json::Value)> {
+        let _ = world;
+        Vec::new()
+    }
+
     /// The mechanism's conservation residual: how far Σ cash + Σ position·price over its
     /// agents (and outside parties it trades with) is from zero, relative to the gross
     /// cash; zero up to rounding when every trade moved cash and units between two
@@ -66,8 +73,9 @@ pub struct Systems<'a> {
 }
 
 impl<'a> Systems<'a> {
-    /// The installer for mechanism `mechanism` (its index in the scenario).
-    pub fn new(schedule: &'a mut Schedule, mechanism: usize) -> Self {
+    /// The installer for mechanism `mechanism` (its index in the scenario; the core
+    /// makes the sub-sets for exactly as many mechanisms as the scenario lists).
+    pub(crate) fn new(schedule: &'a mut Schedule, mechanism: usize) -> Self {
         Self {
             schedule,
             mechanism,
@@ -122,9 +130,7 @@ impl std::fmt::Debug for Faults {
 pub struct Summary {
     /// The mechanism kind.
     pub mechanism: &'static str,
-    /// The summary table's name and columns.
-    pub table: TableSpec,
-    /// Its rows, in column order.
+    /// The rows of its summary table ([`Mechanism::summary_table`]), in column order.
     pub rows: Vec<Vec<OwnedCell>>,
     /// The same results formatted for a terminal.
     pub display: TextTable,

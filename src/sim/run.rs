@@ -84,8 +84,9 @@ fn run_and_write(
         staged.add_table(finished);
     }
     let summaries = simulation.summaries();
-    for summary in &summaries {
-        let mut table = staged.table(summary.table.name, summary.table.columns, format)?;
+    for (summary, config) in summaries.iter().zip(&scenario.mechanisms) {
+        let spec = config.as_mechanism().summary_table();
+        let mut table = staged.table(spec.name, spec.columns, format)?;
         for row in &summary.rows {
             let cells: Vec<Cell<'_>> = row.iter().map(|c| c.as_cell()).collect();
             table.write_row(&cells)?;
@@ -113,6 +114,10 @@ fn run_and_write(
                 kind: mechanism.kind(),
                 population: mechanism.population().into_iter().collect(),
                 accounting_residual: mechanism.accounting_residual(simulation.world_mut()),
+                figures: mechanism
+                    .run_figures(simulation.world_mut())
+                    .into_iter()
+                    .collect(),
             }
         })
         .collect();

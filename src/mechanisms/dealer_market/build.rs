@@ -126,6 +126,7 @@ fn hedge_policy(config: &HedgingConfig) -> HedgePolicy {
         horizon: config.horizon,
         volatility_estimate: config.volatility_estimate,
         venue: config.venue,
+        max_slice: config.max_slice,
     }
 }
 
@@ -151,6 +152,7 @@ fn build_book(
             .iter()
             .map(|(&investor, &tier)| (investor as usize, tier))
             .collect(),
+        tie_order: d.tie_order,
     };
     match &maker.tiering {
         TieringConfig::AverageYield(d) => CounterpartyBook::dynamic(

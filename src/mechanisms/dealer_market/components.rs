@@ -60,6 +60,8 @@ pub struct HedgePolicy {
     pub volatility_estimate: VolatilityEstimate,
     /// Where hedges trade.
     pub venue: HedgeVenue,
+    /// The largest slice, in units, when capped (the curve's own limit applies anyway).
+    pub max_slice: Option<f64>,
 }
 
 /// Where a market maker hedges.
@@ -127,6 +129,8 @@ pub struct Activity {
     pub hedged_out: f64,
     /// Volume other market makers hedged to this one, in units.
     pub hedged_in: f64,
+    /// Investor trades won whose drawn size was truncated to the largest trade.
+    pub clipped_trades: u64,
 }
 
 impl Activity {
@@ -135,6 +139,7 @@ impl Activity {
         self.volume += other.volume;
         self.hedged_out += other.hedged_out;
         self.hedged_in += other.hedged_in;
+        self.clipped_trades += other.clipped_trades;
     }
 }
 
@@ -155,6 +160,8 @@ pub struct Ledger {
     pub hedge_decisions: u64,
     /// Sum of the first-slice fractions x_0 of those schedules (mean = this / decisions).
     pub first_slice_total: f64,
+    /// Σ x_0·|z| over those schedules: the volume the solver asked to hedge (units).
+    pub scheduled_hedge_volume: f64,
 }
 
 impl Ledger {

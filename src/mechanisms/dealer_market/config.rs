@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use super::components::{HedgeVenue, VolatilityEstimate};
+pub use super::tiering::TieBreak;
 use crate::scenario::{ParamDistribution, TICKS_PER_DAY};
 
 /// The dealer market (SPEC §2): investors trade with market makers, who price by size and
@@ -19,9 +20,11 @@ pub struct DealerMarketConfig {
     pub investors: Vec<InvestorSpec>,
     /// The market makers, in id order (0, 1, ...). At least one.
     pub market_makers: Vec<MarketMakerConfig>,
-    /// Largest size of any single trade, in units. Investor sizes drawn above it are
-    /// clipped to it and hedge slices never exceed it, so no trade reaches v_max.
-    /// Default: 1,000. Must be below `market.v_max`.
+    /// Largest size of an investor trade, in units: a size drawn above it is truncated to
+    /// it, and the run counts such trades (`clipped_trades` in the summary and manifest;
+    /// validation warns when a size law puts more than 0.1% of its mass above it). Hedge
+    /// slices are not capped by it (see `hedging.max_slice`). Default: 1,000. Must be
+    /// below `market.v_max`.
     #[serde(default = "defaults::max_trade_size")]
     pub max_trade_size: f64,
     /// t_m, ticks after a trade at which its position revenue is realised (and the
@@ -157,6 +160,11 @@ pub struct DynamicTiering {
     /// of the quantile split of the others. Default: none. (The price-sensitivity
     /// experiment moves one investor through the tiers this way.)
     pub pinned_investors: BTreeMap<u32, u8>,
+    /// How equal scores are ordered: `Salted` (each book its own fixed random order) or
+    /// `ByIndex` (every book by counterparty index). Default: Salted, so that at the prior
+    /// (all scores equal) no investor is in the best tier of every book; `ByIndex` puts
+    /// the same low ids first everywhere, which correlates the books' tiers.
+    pub tie_order: TieBreak,
 }
 
 /// Explicit tiers.
@@ -190,6 +198,11 @@ pub struct HedgingConfig {
     pub volatility_estimate: VolatilityEstimate,
     /// Where hedges trade. Default: MarketMakers.
     pub venue: HedgeVenue,
+    /// Largest hedge slice, in units, or `None` for none beyond the curve's own limit
+    /// (a slice must stay below `market.v_max`, where S_ref diverges). SPEC §2.3 has no
+    /// cap, so none is the default; set one to model a desk's ticket limit. Default: None.
+    /// Must be > 0.
+    pub max_slice: Option<f64>,
 }
 
 impl Default for DynamicTiering {
@@ -200,6 +213,7 @@ impl Default for DynamicTiering {
             retier_every: 1,
             prior_yield: 0.0,
             pinned_investors: BTreeMap::new(),
+            tie_order: TieBreak::Salted,
         }
     }
 }
@@ -211,6 +225,7 @@ impl Default for HedgingConfig {
             horizon: 20,
             volatility_estimate: VolatilityEstimate::Known,
             venue: HedgeVenue::MarketMakers,
+            max_slice: None,
         }
     }
 }

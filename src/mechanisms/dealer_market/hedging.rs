@@ -8,8 +8,8 @@ use super::components::{HedgeVenue, Hedger, Ledger, MakersById, VolatilityEstima
 use super::hedging_schedule::{self, HedgeProblem};
 use super::pricing::{QuoteCurve, best_quote};
 use super::resources::{
-    DealerRules, EXCHANGE_CURVE, Exchange, ModelFault, PendingRevenue, Population,
-    PositionRevenueQueue, QuoteBoard, TradeKind, TradeLog, TradeRecord,
+    EXCHANGE_CURVE, Exchange, ModelFault, PendingRevenue, Population, PositionRevenueQueue,
+    QuoteBoard, TradeKind, TradeLog, TradeRecord,
 };
 use super::tiering::CounterpartyBook;
 use crate::agents::{AgentRng, Holdings};
@@ -35,7 +35,6 @@ pub(super) fn hedge_positions(
     mut log: ResMut<TradeLog>,
     mut faults: ResMut<Faults>,
     mut exchange: ResMut<Exchange>,
-    rules: Res<DealerRules>,
     mut makers: MakersById<(
         &mut CounterpartyBook,
         &mut Holdings,
@@ -54,7 +53,9 @@ pub(super) fn hedge_positions(
         .collect();
     let shape = state.curve.shape;
     let half_spread = board.half_spread;
-    let max_slice = rules.max_trade_size;
+    // SPEC §2.3 limits a slice only by what the curve can price (v < v_max); a cap is an
+    // explicit hedging option (`max_slice`), off by default.
+    let largest_priceable = shape.v_max().next_down();
     let tick = clock.tick;
     let mid = state.price;
     // Decisions are simultaneous: each hedger schedules the position it holds after this
@@ -113,7 +114,9 @@ pub(super) fn hedge_positions(
             horizon: config.horizon as usize,
             risk_aversion: config.risk_aversion,
             volatility,
-            max_slice,
+            max_slice: config
+                .max_slice
+                .map_or(largest_priceable, |cap| cap.min(largest_priceable)),
             spread: &best_spread,
         });
         let first_slice = schedule.slices.first().copied().unwrap_or(0.0);
@@ -123,6 +126,9 @@ pub(super) fn hedge_positions(
             let ledger = &mut makers[hedger_index].3;
             ledger.hedge_decisions += 1;
             ledger.first_slice_total += first_slice;
+            if size > HEDGE_EPSILON {
+                ledger.scheduled_hedge_volume += size;
+            }
         }
         if size <= HEDGE_EPSILON {
             continue;
@@ -152,6 +158,21 @@ pub(super) fn hedge_positions(
             ledger.tick.hedging_cost += cost;
             ledger.activity.hedged_out += size;
         }
+        // Both sides' positions changed, so both sides' marks move: the hedger is credited
+        // the position revenue of what it gave away (the opposite of the taker's), and no
+        // score is updated for it (it did not quote). Across market makers a hedge's
+        // position revenue then sums to zero, as an internal transfer should.
+        queue.push(
+            tick,
+            PendingRevenue {
+                maker: hedger_id,
+                counterparty: own_slot as u32,
+                maker_signed_size: -dealer_signed_size,
+                mid_at_trade: mid,
+                spread_revenue: 0.0,
+                scores: false,
+            },
+        );
         let Some(dealer_index) = dealer_index else {
             exchange.holdings.trade(dealer_signed_size, price);
             log.push(TradeRecord {
@@ -183,6 +204,7 @@ pub(super) fn hedge_positions(
                 maker_signed_size: dealer_signed_size,
                 mid_at_trade: mid,
                 spread_revenue: cost,
+                scores: true,
             },
         );
         log.push(TradeRecord {

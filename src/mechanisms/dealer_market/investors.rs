@@ -60,6 +60,8 @@ pub struct Order {
     pub informed: bool,
     /// Uniform in [0, 1) used to split exact ties between quotes.
     pub tie_break: f64,
+    /// Whether its size was truncated to the largest trade.
+    pub clipped: bool,
 }
 
 /// The trade an investor decides on this tick, if any.
@@ -73,6 +75,8 @@ pub struct TradeDecision {
     pub informed: bool,
     /// Uniform in [0, 1) for quote tie breaks.
     pub tie_break: f64,
+    /// Whether the drawn size was above the largest trade and truncated to it.
+    pub clipped: bool,
 }
 
 /// One tick of an investor's decision, drawn directly: one uniform decides whether it
@@ -99,9 +103,10 @@ pub fn trade_details(
     price_rises: Option<bool>,
 ) -> TradeDecision {
     let z: f64 = StandardNormal.sample(rng);
-    let size = (profile.size_log_mean + profile.size_log_sd * z)
-        .exp()
-        .min(max_size);
+    let drawn = (profile.size_log_mean + profile.size_log_sd * z).exp();
+    // A documented truncation, counted by the run (`clipped_trades`), not a silent one.
+    let clipped = drawn > max_size;
+    let size = drawn.min(max_size);
     let informed_draw = uniform(rng);
     let side_draw = uniform(rng);
     let tie_break = uniform(rng);
@@ -115,6 +120,7 @@ pub fn trade_details(
         buys: oracle.unwrap_or(side_draw < profile.p_buy),
         informed: oracle.is_some(),
         tie_break,
+        clipped,
     }
 }
 

@@ -29,6 +29,7 @@ use bevy_ecs::prelude::*;
 
 pub use components::{Ledger, MarketMakerId, RewardComponents};
 pub use config::DealerMarketConfig;
+use investors::InvestorId;
 pub use resources::{
     ArrivalMode, Arrivals, Exchange, ModelFault, Population, TradeKind, TradeLog, TradeRecord,
 };
@@ -45,22 +46,21 @@ use crate::sim::{SimError, Simulation};
 use records::{MetricsRow, SummaryRow, TierRow, TradeRow};
 use tiering::TieringMethod;
 
-/// Top-level fields of an old-style scenario that now live in `DealerMarket(...)`, with
-/// the advice the loader gives.
+/// Fields of an old-style scenario (before mechanisms were listed) that now live in
+/// `DealerMarket(...)`, by their old path, with the advice the loader gives.
 pub const MOVED_FIELDS: &[(&str, &str)] = &[
-    (
-        "investors",
-        "scenarios now list their mechanisms: move `investors` and `market_makers` into \
-         `mechanisms: [DealerMarket(investors: [...], market_makers: [...])]` \
-         (see scenarios/paper.ron)",
-    ),
-    (
-        "market_makers",
-        "scenarios now list their mechanisms: move `investors` and `market_makers` into \
-         `mechanisms: [DealerMarket(investors: [...], market_makers: [...])]` \
-         (see scenarios/paper.ron)",
-    ),
+    ("investors", MOVED_ADVICE),
+    ("market_makers", MOVED_ADVICE),
+    ("market.max_trade_size", MOVED_ADVICE),
+    ("market.position_horizon", MOVED_ADVICE),
+    ("output.tier_snapshot_every", MOVED_ADVICE),
 ];
+
+const MOVED_ADVICE: &str = "scenarios now list their mechanisms: move `investors`, \
+     `market_makers`, `market.max_trade_size`, `market.position_horizon` and \
+     `output.tier_snapshot_every` into `mechanisms: [DealerMarket(investors: [...], \
+     market_makers: [...], max_trade_size: ..., position_horizon: ..., \
+     tier_snapshot_every: ...)]` (see scenarios/paper.ron)";
 
 impl Mechanism for DealerMarketConfig {
     fn kind(&self) -> &'static str {
@@ -112,6 +112,7 @@ impl Mechanism for DealerMarketConfig {
             headers: vec![
                 "market maker",
                 "trades",
+                "clipped",
                 "volume",
                 "share",
                 "position",
@@ -127,6 +128,7 @@ impl Mechanism for DealerMarketConfig {
                     vec![
                         s.market_maker.clone(),
                         s.trades.to_string(),
+                        s.clipped_trades.to_string(),
                         format!("{:.2}", s.volume),
                         format!("{:.1}%", 100.0 * s.market_share),
                         format!("{:.2}", s.final_position),
@@ -141,7 +143,6 @@ impl Mechanism for DealerMarketConfig {
         };
         Summary {
             mechanism: self.kind(),
-            table: SummaryRow::TABLE,
             rows: makers.iter().map(TableRow::to_owned_cells).collect(),
             display,
         }
@@ -154,12 +155,33 @@ impl Mechanism for DealerMarketConfig {
         ]
     }
 
+    fn run_figures(&self, world: &mut World) -> Vec<(&'static str, serde_json::Value)> {
+        let makers = accounts_by_id(world);
+        let trades: u64 = makers.iter().map(|(_, _, l)| l.total_activity.trades).sum();
+        let clipped: u64 = makers
+            .iter()
+            .map(|(_, _, l)| l.total_activity.clipped_trades)
+            .sum();
+        let share = if trades > 0 {
+            clipped as f64 / trades as f64
+        } else {
+            0.0
+        };
+        vec![
+            ("investor_trades", trades.into()),
+            ("clipped_trades", clipped.into()),
+            ("clipped_share", share.into()),
+        ]
+    }
+
     fn accounting_residual(&self, world: &mut World) -> f64 {
         let price = world.resource::<MarketState>().price;
         let exchange = world.get_resource::<Exchange>().map(|e| e.holdings);
         let mut total = 0.0;
         let mut scale = 1.0f64;
-        let mut holdings = world.query::<&Holdings>();
+        // Only this mechanism's agents: another mechanism's are its own to account for.
+        let mut holdings =
+            world.query_filtered::<&Holdings, Or<(With<InvestorId>, With<MarketMakerId>)>>();
         for h in holdings.iter(world).chain(exchange.as_ref()) {
             total += h.cash + h.position * price;
             scale += h.cash.abs();
@@ -209,6 +231,7 @@ pub fn maker_summaries(world: &mut World, config: &DealerMarketConfig) -> Vec<Su
                 market_maker: config.market_makers[id.0 as usize].name.clone(),
                 trades: a.trades,
                 volume: a.volume,
+                clipped_trades: a.clipped_trades,
                 market_share: if total_volume > 0.0 {
                     a.volume / total_volume
                 } else {

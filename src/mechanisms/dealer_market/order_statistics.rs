@@ -167,6 +167,8 @@ pub struct TieOrder {
     bits: u32,
     mask: u32,
     salt: u32,
+    /// The identity order (slot = key): equal scores rank by counterparty index.
+    by_index: bool,
 }
 
 impl TieOrder {
@@ -183,6 +185,15 @@ impl TieOrder {
             bits,
             mask,
             salt: salt & mask,
+            by_index: false,
+        }
+    }
+
+    /// The order of `n` slots by index: equal scores rank lowest slot first.
+    pub fn by_index(n: u32) -> Self {
+        Self {
+            by_index: true,
+            ..Self::new(n, 0)
         }
     }
 
@@ -200,6 +211,9 @@ impl TieOrder {
     #[inline]
     pub fn key(&self, slot: u32) -> u32 {
         debug_assert!(slot < self.n);
+        if self.by_index {
+            return slot;
+        }
         let mut x = slot;
         loop {
             x = self.mix(x);

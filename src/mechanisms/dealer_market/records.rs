@@ -66,6 +66,7 @@ crate::table_row! {
         market_maker: String => "market maker name",
         trades: u64 => "investor trades won",
         volume: f64 => "investor volume won (units)",
+        clipped_trades: u64 => "of those, trades whose drawn size was truncated to max_trade_size",
         market_share: f64 => "share of all investor volume, in [0, 1]",
         hedged_out: f64 => "volume hedged away (units)",
         hedged_in: f64 => "volume received from others' hedges (units)",

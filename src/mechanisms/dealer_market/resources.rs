@@ -119,6 +119,9 @@ pub struct PendingRevenue {
     pub mid_at_trade: f64,
     /// Spread revenue the maker earned on it, currency.
     pub spread_revenue: f64,
+    /// Whether its yield feeds the maker's score of the counterparty: true for the side
+    /// that quoted, false for a hedger's own side of its hedge.
+    pub scores: bool,
 }
 
 /// Trades waiting for their position revenue: one bucket per tick, at most t_m + 1 kept.

@@ -3,7 +3,7 @@
 
 use bevy_ecs::prelude::*;
 
-use super::components::{Ledger, MakersById};
+use super::components::{Ledger, MakersById, MarketMakerId};
 use super::resources::{DealerRules, PositionRevenueQueue};
 use super::tiering::CounterpartyBook;
 use crate::market::{Clock, MarketState};
@@ -32,14 +32,17 @@ pub(super) fn settle_position_revenue(
         ledger.tick.position_revenue += position_revenue;
         let trade_yield = (trade.spread_revenue + position_revenue) / notional;
         // A size that underflowed to 0 has no yield; a NaN would poison the score for good.
-        if trade_yield.is_finite() {
+        if trade.scores && trade_yield.is_finite() {
             book.record_yield(trade.counterparty as usize, trade_yield);
         }
     }
 }
 
 /// Reward: risk cost on the position carried into the tick, then the tick's totals.
-pub(super) fn charge_risk_and_close(state: Res<MarketState>, mut ledgers: Query<&mut Ledger>) {
+pub(super) fn charge_risk_and_close(
+    state: Res<MarketState>,
+    mut ledgers: Query<&mut Ledger, With<MarketMakerId>>,
+) {
     let price_change = state.price - state.previous_price;
     for mut ledger in &mut ledgers {
         ledger.tick.risk_cost = risk_cost(ledger.position_at_open, price_change);

@@ -11,6 +11,7 @@ use super::investors::{
     InvestorId, Order, TradeDecision, TradeProfile, decide_trade, trade_details,
 };
 use super::pricing::{QuoteCurve, best_quote};
+use super::records::TradeRow;
 use super::resources::{
     ArrivalMode, Arrivals, DealerRules, ModelFault, PendingOrders, PendingRevenue,
     PositionRevenueQueue, QuoteBoard, TradeKind, TradeLog, TradeRecord,
@@ -18,6 +19,8 @@ use super::resources::{
 use super::tiering::CounterpartyBook;
 use crate::agents::{AgentRng, Holdings};
 use crate::market::{Clock, MarketProcess, MarketState};
+use crate::output::Recorder;
+use crate::output::row::TableRow;
 use crate::rng::trade_stream;
 use crate::sim::mechanism::Faults;
 
@@ -26,9 +29,13 @@ pub(super) fn open_books(
     clock: Res<Clock>,
     state: Res<MarketState>,
     mut log: ResMut<TradeLog>,
-    mut makers: Query<(&Holdings, &mut Ledger, Option<&mut Hedger>), Without<InvestorId>>,
+    recorder: Option<Res<Recorder>>,
+    mut makers: Query<(&Holdings, &mut Ledger, Option<&mut Hedger>), With<MarketMakerId>>,
 ) {
     log.trades.clear();
+    // Kept when the scenario asks for trades, or whoever installed the recorder opened
+    // a trades table; experiments switch it on themselves.
+    log.enabled |= recorder.is_some_and(|r| r.is_open(&TradeRow::TABLE));
     let log_return = (state.price / state.previous_price).ln();
     for (holdings, mut ledger, hedger) in &mut makers {
         ledger.open_tick(holdings.position);
@@ -64,6 +71,7 @@ pub(super) fn generate_orders(
         investor_buys: d.buys,
         informed: d.informed,
         tie_break: d.tie_break,
+        clipped: d.clipped,
     };
     match arrivals.mode {
         ArrivalMode::Skip => {
@@ -100,7 +108,10 @@ pub(super) fn generate_orders(
 }
 
 /// Tiering: re-rank counterparties of every dynamic book due this tick, books in parallel.
-pub(super) fn retier_counterparties(clock: Res<Clock>, mut books: Query<&mut CounterpartyBook>) {
+pub(super) fn retier_counterparties(
+    clock: Res<Clock>,
+    mut books: Query<&mut CounterpartyBook, With<MarketMakerId>>,
+) {
     let tick = clock.tick;
     let mut due: Vec<&mut CounterpartyBook> = books
         .iter_mut()
@@ -231,6 +242,7 @@ pub(super) fn match_orders(
         ledger.tick.spread_revenue += spread_revenue;
         ledger.activity.trades += 1;
         ledger.activity.volume += order.size;
+        ledger.activity.clipped_trades += u64::from(order.clipped);
         book.record_volume(order.investor.0 as usize, order.size, tick);
         queue.push(
             tick,
@@ -240,6 +252,7 @@ pub(super) fn match_orders(
                 maker_signed_size,
                 mid_at_trade: mid,
                 spread_revenue,
+                scores: true,
             },
         );
         log.push(TradeRecord {

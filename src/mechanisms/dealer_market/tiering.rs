@@ -24,6 +24,20 @@ pub struct ScoreParams {
     pub prior_yield: f64,
     /// (slot, tier) held fixed whatever the score, left out of the ranking.
     pub pinned: Vec<(usize, u8)>,
+    /// How equal scores are ordered.
+    pub tie_order: TieBreak,
+}
+
+/// How a book orders counterparties with equal scores (SPEC §2.3: "ties broken by a
+/// fixed order"; both orders are fixed for the whole run).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TieBreak {
+    /// A permutation of the slots drawn from the book's own salt (seed, market maker id):
+    /// each book orders ties differently, so no counterparty is first in every book.
+    #[default]
+    Salted,
+    /// By counterparty index, lowest first: every book orders ties the same way.
+    ByIndex,
 }
 
 impl Default for ScoreParams {
@@ -35,6 +49,7 @@ impl Default for ScoreParams {
             retier_every: 1,
             prior_yield: 0.0,
             pinned: Vec::new(),
+            tie_order: TieBreak::Salted,
         }
     }
 }
@@ -360,10 +375,13 @@ impl CounterpartyBook {
             realised: vec![false; per_slot(revenue_rate)],
             volume_ewma: vec![0.0; per_slot(revenue_rate)],
             volume_tick: vec![0; per_slot(revenue_rate)],
-            order: TieOrder::new(
-                u32::try_from(counterparties).expect("slot count fits u32 (validated)"),
-                tie_salt,
-            ),
+            order: {
+                let n = u32::try_from(counterparties).expect("slot count fits u32 (validated)");
+                match config.tie_order {
+                    TieBreak::Salted => TieOrder::new(n, tie_salt),
+                    TieBreak::ByIndex => TieOrder::by_index(n),
+                }
+            },
             pinned: {
                 let mut pinned: Vec<(usize, u8)> = config
                     .pinned
@@ -828,5 +846,45 @@ mod tests {
             (0..4).map(|c| book.tier(c)).collect::<Vec<_>>(),
             [0, 1, 0, 1]
         );
+    }
+
+    /// At the prior every score ties: a `ByIndex` book tiers by slot (the first fifth of
+    /// the slots in tier 0), whatever its salt; a `Salted` book by its own permutation.
+    #[test]
+    fn by_index_ties_rank_the_lowest_slots_first() {
+        let params = ScoreParams {
+            tie_order: TieBreak::ByIndex,
+            ..ScoreParams::default()
+        };
+        for method in [TieringMethod::Incremental, TieringMethod::Reference] {
+            for salt in [0, 7, 12345] {
+                let book = CounterpartyBook::dynamic(
+                    ScoreKind::AverageYield,
+                    &params,
+                    11,
+                    10,
+                    salt,
+                    method,
+                );
+                let tiers: Vec<u8> = (0..10).map(|c| book.tier(c)).collect();
+                assert_eq!(
+                    tiers,
+                    [0, 0, 1, 1, 2, 2, 3, 3, 4, 4],
+                    "{method:?} salt {salt}"
+                );
+            }
+        }
+        let salted = |salt| {
+            let book = CounterpartyBook::dynamic(
+                ScoreKind::AverageYield,
+                &ScoreParams::default(),
+                11,
+                10,
+                salt,
+                TieringMethod::Incremental,
+            );
+            (0..10).map(|c| book.tier(c)).collect::<Vec<u8>>()
+        };
+        assert_ne!(salted(1), salted(2), "two salts, two orders");
     }
 }

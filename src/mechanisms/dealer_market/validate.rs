@@ -21,6 +21,45 @@ pub const MAX_SIZE_DISPERSION: f64 = 5.0;
 /// Largest volume penalty α: beyond it quotes overflow long before v_max.
 pub const MAX_ALPHA: f64 = 10.0;
 
+/// Share of a size law's mass above the largest trade that is worth a warning.
+pub const CLIPPED_MASS_WARNING: f64 = 1e-3;
+
+/// P(v > cap) for v ~ LogNormal with mean `mean` and log-sd `dispersion` (μ = ln mean −
+/// σ²/2): ½·erfc((ln cap − μ)/(σ√2)), computed with `erfc` so small tails keep their
+/// digits. 0 or 1 for σ = 0.
+pub fn mass_above(mean: f64, dispersion: f64, cap: f64) -> f64 {
+    if dispersion <= 0.0 {
+        return if mean > cap { 1.0 } else { 0.0 };
+    }
+    let mu = mean.ln() - 0.5 * dispersion * dispersion;
+    0.5 * libm::erfc((cap.ln() - mu) / (dispersion * std::f64::consts::SQRT_2))
+}
+
+/// Warns when some investor of a size law trades above `cap` more than
+/// [`CLIPPED_MASS_WARNING`] of the time: its largest mean with the worst dispersion in its
+/// range (the tail is not monotone in σ, so the range is scanned).
+fn warn_if_clipped(c: &mut Checker, path: &str, mean: f64, dispersions: (f64, f64), cap: f64) {
+    if !(mean.is_finite() && dispersions.0.is_finite() && dispersions.1.is_finite()) {
+        return;
+    }
+    let (lo, hi) = dispersions;
+    let steps = if hi > lo { 64 } else { 0 };
+    let worst = (0..=steps)
+        .map(|k| lo + (hi - lo) * k as f64 / steps.max(1) as f64)
+        .map(|sigma| mass_above(mean, sigma, cap))
+        .fold(0.0, f64::max);
+    if worst > CLIPPED_MASS_WARNING {
+        c.warn(
+            path,
+            format!(
+                "{:.2}% of trades (mean size {mean}) would be drawn above max_trade_size ({cap}) \
+                 and truncated to it; the run counts them (`clipped_trades`)",
+                100.0 * worst
+            ),
+        );
+    }
+}
+
 /// The dealer market's problems, with paths under `path` (`mechanisms[i]`).
 pub fn check(config: &DealerMarketConfig, scenario: &Scenario, path: &str, c: &mut Checker) {
     let market = &scenario.market;
@@ -110,6 +149,13 @@ fn check_investor(c: &mut Checker, path: &str, p: &InvestorParams, max_size: f64
         p.size_dispersion,
         Range::Closed(0.0, MAX_SIZE_DISPERSION),
     );
+    warn_if_clipped(
+        c,
+        &format!("{path}.size_mean"),
+        p.size_mean,
+        (p.size_dispersion, p.size_dispersion),
+        max_size,
+    );
     c.number(format!("{path}.p_buy"), p.p_buy, Range::Probability);
     c.number(
         format!("{path}.sophistication"),
@@ -133,7 +179,7 @@ fn check_group(c: &mut Checker, path: &str, g: &InvestorGroup, max_size: f64) {
     };
     if largest_mean.is_finite() && largest_mean > max_size {
         c.fail(
-            size_path,
+            &size_path,
             format!("can reach {largest_mean}, above max_trade_size ({max_size})"),
         );
     }
@@ -142,6 +188,13 @@ fn check_group(c: &mut Checker, path: &str, g: &InvestorGroup, max_size: f64) {
         &g.size_dispersion,
         Range::Closed(0.0, MAX_SIZE_DISPERSION),
     );
+    let dispersions = match g.size_dispersion {
+        ParamDistribution::Const(x) => (x, x),
+        ParamDistribution::Uniform { min, max } | ParamDistribution::LogUniform { min, max } => {
+            (min, max)
+        }
+    };
+    warn_if_clipped(c, &size_path, largest_mean, dispersions, max_size);
     c.distribution(&format!("{path}.p_buy"), &g.p_buy, Range::Probability);
     c.distribution(
         &format!("{path}.sophistication"),
@@ -272,6 +325,9 @@ fn check_market_maker(
                 );
             }
         }
+        if let Some(cap) = h.max_slice {
+            c.number(format!("{hedging}.max_slice"), cap, Range::Positive);
+        }
         if names.len() < 2 && h.venue == HedgeVenue::MarketMakers {
             c.fail(
                 hedging,
@@ -279,5 +335,44 @@ fn check_market_maker(
                  set `venue: Exchange`, or set `hedging: None`",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known values: P(Z > z) for the standard normal at z = 0, 1, 3.
+    #[test]
+    fn the_tail_above_the_cap_is_the_lognormal_closed_form() {
+        // σ = 1, mean = e^{1/2} ⇒ μ = 0, so P(v > cap) = P(Z > ln cap).
+        let mean = 0.5f64.exp();
+        assert!((mass_above(mean, 1.0, 1.0) - 0.5).abs() < 1e-15);
+        assert!((mass_above(mean, 1.0, 1f64.exp()) - 0.158_655_253_931_457_05).abs() < 1e-15);
+        let far = mass_above(mean, 1.0, 3f64.exp());
+        assert!(
+            (far / 1.349_898_031_630_094_5e-3 - 1.0).abs() < 1e-13,
+            "{far}"
+        );
+        assert_eq!(mass_above(2.0, 0.0, 3.0), 0.0);
+        assert_eq!(mass_above(4.0, 0.0, 3.0), 1.0);
+    }
+
+    #[test]
+    fn a_law_that_often_exceeds_the_cap_is_warned_about() {
+        let mut c = Checker::default();
+        warn_if_clipped(&mut c, "x", 7.0, (0.5, 0.5), 10.0);
+        assert!(c.into_problems().is_empty(), "a warning is not a problem");
+        let mut c = Checker::default();
+        warn_if_clipped(&mut c, "x", 7.0, (0.5, 0.5), 10.0);
+        warn_if_clipped(&mut c, "y", 0.5, (0.5, 0.5), 10.0);
+        let warnings = c.into_warnings();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].path, "x");
+        assert!(
+            warnings[0].message.contains("truncated"),
+            "{}",
+            warnings[0].message
+        );
     }
 }

@@ -171,6 +171,7 @@ impl ExperimentDesign for RiskAversionDesign {
                         horizon: self.horizon,
                         venue,
                         volatility_estimate: self.volatility_estimate,
+                        max_slice: None,
                     });
                 }
                 Variant {
