@@ -144,8 +144,9 @@ fn thread_count_does_not_change_a_byte() {
 /// [DealerMarket(...)]`, every table byte-identical), then by issue 19: hedge slices no
 /// longer capped at `max_trade_size`, a hedger credited its own side's position
 /// revenue, `clipped_trades` in the summary, `tie_order` and `max_slice` in the
-/// resolved scenario.
-const GOLDEN: &str = "2bc28c23aba2d41842a403547aae0a16b3cd26212e666934d4c727d37ba6be57";
+/// resolved scenario; then by issue 13: `paper.ron`'s population is the default reading
+/// of the paper's (evenly spaced sizes, log-spaced frequencies, large investors frequent).
+const GOLDEN: &str = "c584d8dd071217b3233cf399de9062b93717e18ae4f6fc0c41970ad218bbb090";
 
 #[test]
 fn golden_hash_of_the_paper_run() {

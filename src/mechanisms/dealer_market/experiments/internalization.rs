@@ -9,7 +9,9 @@ use crate::experiments::{
     ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
     quantile, replicate,
 };
-use crate::mechanisms::dealer_market::config::{FixedTiering, TieringConfig};
+use crate::mechanisms::dealer_market::config::{
+    FixedTiering, InvestorParams, InvestorSpec, TieringConfig,
+};
 use crate::mechanisms::dealer_market::{
     DealerMarketSimulation, config_of, config_of_mut, index_of, maker_accounts,
 };
@@ -30,15 +32,126 @@ pub struct InternalizationDesign {
     /// Tiers the competitor is worse in the "strictly cheaper" setup. Default: 1.
     #[serde(default = "one")]
     pub competitor_tiers_worse: u8,
+    /// Readings of the paper's population to run, the first being the default: each
+    /// replaces the scenario's investors. Default: none, i.e. the scenario's own
+    /// investors, under the name `scenario`.
+    #[serde(default)]
+    pub readings: Vec<Reading>,
 }
 
 fn one() -> u8 {
     1
 }
 
+/// One reading of the paper's population ("mean trade sizes from 0.5 to 7, trade
+/// frequency from once every 2 hours to once every 2 days"): sizes, frequencies
+/// log-spaced between two bounds, how the two are paired, and the size dispersion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reading {
+    /// Name in the table, figure and summary. Unique, non-empty.
+    pub name: String,
+    /// The investors' mean trade sizes, in units.
+    pub sizes: Sizes,
+    /// Which investors trade most often.
+    pub pairing: Pairing,
+    /// σ_j of every investor's log-normal size. Default: 0.5.
+    #[serde(default = "half")]
+    pub dispersion: f64,
+    /// The least frequent investor's p_trade. Default: 1/192 (once every two days).
+    #[serde(default = "every_two_days")]
+    pub p_trade_min: f64,
+    /// The most frequent investor's p_trade. Default: 1/8 (once every two hours).
+    #[serde(default = "every_two_hours")]
+    pub p_trade_max: f64,
+}
+
+/// Mean trade sizes of a reading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Sizes {
+    /// `count` sizes evenly spaced from `min` to `max`.
+    Even {
+        /// Smallest mean size.
+        min: f64,
+        /// Largest mean size.
+        max: f64,
+        /// Number of investors (≥ 2).
+        count: u32,
+    },
+    /// These sizes, smallest first.
+    Listed(Vec<f64>),
+}
+
+/// How sizes pair with frequencies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pairing {
+    /// The largest investor trades most often (a dealer's big clients are its frequent ones).
+    LargeFrequent,
+    /// The smallest investor trades most often.
+    SmallFrequent,
+}
+
+fn half() -> f64 {
+    0.5
+}
+fn every_two_days() -> f64 {
+    1.0 / 192.0
+}
+fn every_two_hours() -> f64 {
+    0.125
+}
+
+impl Reading {
+    /// The mean sizes, smallest first.
+    pub fn size_means(&self) -> Vec<f64> {
+        match &self.sizes {
+            Sizes::Even { min, max, count } => {
+                let n = (*count).max(1);
+                (0..n)
+                    .map(|k| {
+                        let step = if n > 1 { f64::from(k) / f64::from(n - 1) } else { 0.0 };
+                        min + (max - min) * step
+                    })
+                    .collect()
+            }
+            Sizes::Listed(sizes) => sizes.clone(),
+        }
+    }
+
+    /// The population: investor k has the k-th size and its paired frequency, the
+    /// frequencies log-spaced from `p_trade_min` to `p_trade_max`.
+    pub fn investors(&self) -> Vec<InvestorSpec> {
+        let sizes = self.size_means();
+        let n = sizes.len();
+        let (lo, hi) = (self.p_trade_min.ln(), self.p_trade_max.ln());
+        let p_of = |rank: usize| {
+            let step = if n > 1 { rank as f64 / (n - 1) as f64 } else { 1.0 };
+            (lo + (hi - lo) * step).exp()
+        };
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(k, &size_mean)| {
+                let rank = match self.pairing {
+                    Pairing::LargeFrequent => k,
+                    Pairing::SmallFrequent => n - 1 - k,
+                };
+                InvestorSpec::Investor(InvestorParams {
+                    p_trade: p_of(rank),
+                    size_mean,
+                    size_dispersion: self.dispersion,
+                    p_buy: 0.5,
+                    sophistication: 0.5,
+                })
+            })
+            .collect()
+    }
+}
+
 crate::table_row! {
     /// One row of the internalization result table (`results`).
     pub struct InternalizationRow in "results" {
+        variant: String => "the population reading (`default`, or a named variant)",
         setup: String => "`identical` (≈50% share) or `cheaper` (100% share)",
         tick: u32 => "tick t",
         runs: u64 => "replications in which the focus had traded by t",
@@ -76,6 +189,34 @@ impl ExperimentDesign for InternalizationDesign {
                     .into(),
             });
         }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, reading) in self.readings.iter().enumerate() {
+            let mut fail = |field: &str, message: String| {
+                problems.push(Problem {
+                    path: format!("design.readings[{i}].{field}"),
+                    message,
+                })
+            };
+            if reading.name.trim().is_empty() {
+                fail("name", "must not be empty".into());
+            } else if !names.insert(reading.name.as_str()) {
+                fail("name", format!("duplicate reading `{}`", reading.name));
+            }
+            let sizes = reading.size_means();
+            if sizes.is_empty() || matches!(reading.sizes, Sizes::Even { count: 0..=1, .. }) {
+                fail("sizes", "needs at least two investors".into());
+            }
+            if let Some(bad) = sizes.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+                fail("sizes", format!("every size must be > 0, got {bad}"));
+            }
+            let (lo, hi) = (reading.p_trade_min, reading.p_trade_max);
+            if !(lo.is_finite() && lo > 0.0 && lo <= hi && hi <= 1.0) {
+                fail(
+                    "p_trade_max",
+                    format!("need 0 < p_trade_min ≤ p_trade_max ≤ 1, got {lo} and {hi}"),
+                );
+            }
+        }
         problems
     }
 
@@ -89,10 +230,17 @@ impl ExperimentDesign for InternalizationDesign {
             return Vec::new();
         };
         let tiers = self.competitor_tiers_worse.saturating_add(1);
-        SETUPS
-            .iter()
-            .map(|&(setup, _)| {
+        self.reading_names()
+            .into_iter()
+            .enumerate()
+            .flat_map(|(r, name)| SETUPS.iter().map(move |&(setup, _)| (r, name.clone(), setup)))
+            .map(|(r, reading, setup)| {
                 let mut scenario = base.clone();
+                if let (Some(reading), Some(population)) =
+                    (self.readings.get(r), config_of_mut(&mut scenario))
+                {
+                    population.investors = reading.investors();
+                }
                 let mut focus_maker = market.market_makers[focus].clone();
                 let mut competitor_maker = focus_maker.clone();
                 competitor_maker.name = market.market_makers[competitor].name.clone();
@@ -116,7 +264,7 @@ impl ExperimentDesign for InternalizationDesign {
                     variant.market_makers = vec![focus_maker, competitor_maker];
                 }
                 Variant {
-                    label: setup.to_string(),
+                    label: format!("{reading} {setup}"),
                     scenario,
                 }
             })
@@ -162,95 +310,233 @@ impl ExperimentDesign for InternalizationDesign {
         )?;
 
         let steps = config.scenario.steps as usize;
+        let last = steps.saturating_sub(1);
+        let names = self.reading_names();
         let mut rows = Vec::new();
-        let mut panel = Panel {
-            title: format!("{} with no tiering and no hedging", self.focus),
-            x_label: "tick".into(),
-            y_label: "|z_t| / Σ v (median, 25th–75th percentile)".into(),
+        let mut panels = Vec::new();
+        let mut summary = format!(
+            "# Internalization\n\n{}\n\nMetric: |z_t| / Σ_{{t'≤t}} v_t' for `{}` (its net position over the investor volume it has \
+             traded), no tiering, no hedging, {} replications per setup and reading. The readings are the paper's \
+             population read different ways (docs/experiments.md); the first is the default.\n\n\
+             | reading | setup | mean share | p25 at tick {last} | median at tick {last} | p75 at tick {last} | median 100% / 50% |\n\
+             | --- | --- | --- | --- | --- | --- | --- |\n",
+            config.description, self.focus, config.runs,
+        );
+        let mut verdicts = Vec::new();
+        let mut sensitivity = Panel {
+            title: format!("at tick {last}, by reading"),
+            x_label: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{} {n}", i + 1))
+                .collect::<Vec<_>>()
+                .join(" · "),
+            y_label: "|z_t| / Σ v (median, 25th–75th)".into(),
             x_scale: Scale::Linear,
             series: Vec::new(),
             y_range: None,
         };
-        let mut summary = format!(
-            "# Internalization\n\n{}\n\nMetric: |z_t| / Σ_{{t'≤t}} v_t' for `{}` (its net position over the investor volume it has \
-             traded), no tiering, no hedging, {} replications per setup.\n\n| setup | mean share | p25 at tick {last} | median at tick {last} | p75 at tick {last} |\n| --- | --- | --- | --- | --- |\n",
-            config.description,
-            self.focus,
-            config.runs,
-            last = steps.saturating_sub(1)
-        );
-        let mut medians_at_end = Vec::new();
-        for ((setup, label), replications) in SETUPS.iter().zip(&results) {
-            let (share, ..) = mean_sd(&replications.iter().map(|(_, s)| *s).collect::<Vec<_>>());
-            let mut series = Series {
-                name: (*label).to_string(),
-                points: Vec::new(),
+        for (reading, pair) in names.iter().zip(results.chunks(SETUPS.len())) {
+            let mut panel = Panel {
+                title: format!("{reading}"),
+                x_label: "tick".into(),
+                y_label: "|z_t| / Σ v (median, 25th–75th)".into(),
+                x_scale: Scale::Linear,
+                series: Vec::new(),
+                y_range: None,
             };
-            let mut at_end = (f64::NAN, f64::NAN, f64::NAN);
-            for tick in 0..steps {
-                let values: Vec<f64> = replications
-                    .iter()
-                    .map(|(m, _)| m.get(tick).copied().unwrap_or(f64::NAN))
-                    .collect();
-                let runs = values.iter().filter(|v| v.is_finite()).count();
-                let (p25, p50, p75) = (
-                    quantile(&values, 0.25),
-                    quantile(&values, 0.5),
-                    quantile(&values, 0.75),
-                );
-                rows.push(
-                    InternalizationRow {
-                        setup: (*setup).to_string(),
-                        tick: tick as u32,
-                        runs: runs as u64,
-                        p25,
-                        p50,
-                        p75,
-                        mean_share: share,
+            let mut at_end = Vec::new();
+            for ((setup, label), replications) in SETUPS.iter().zip(pair) {
+                let (share, ..) =
+                    mean_sd(&replications.iter().map(|(_, s)| *s).collect::<Vec<_>>());
+                let mut series = Series {
+                    name: (*label).to_string(),
+                    points: Vec::new(),
+                };
+                let mut end = (f64::NAN, f64::NAN, f64::NAN);
+                for tick in 0..steps {
+                    let values: Vec<f64> = replications
+                        .iter()
+                        .map(|(m, _)| m.get(tick).copied().unwrap_or(f64::NAN))
+                        .collect();
+                    let runs = values.iter().filter(|v| v.is_finite()).count();
+                    let (p25, p50, p75) = (
+                        quantile(&values, 0.25),
+                        quantile(&values, 0.5),
+                        quantile(&values, 0.75),
+                    );
+                    rows.push(
+                        InternalizationRow {
+                            variant: reading.clone(),
+                            setup: (*setup).to_string(),
+                            tick: tick as u32,
+                            runs: runs as u64,
+                            p25,
+                            p50,
+                            p75,
+                            mean_share: share,
+                        }
+                        .to_owned_cells(),
+                    );
+                    if p50.is_finite() {
+                        series.points.push(Point {
+                            x: tick as f64,
+                            y: p50,
+                            error: None,
+                            band: Some((p25, p75)),
+                        });
                     }
-                    .to_owned_cells(),
-                );
-                if p50.is_finite() {
-                    series.points.push(Point {
-                        x: tick as f64,
-                        y: p50,
-                        error: None,
-                        band: Some((p25, p75)),
+                    end = (p25, p50, p75);
+                }
+                at_end.push((*label, share, end));
+                panel.series.push(series);
+            }
+            // The default reading over the day; every reading's last tick goes in the
+            // sensitivity panel below (their full curves are in the table).
+            if panels.is_empty() {
+                panel.title = format!("{} over the day ({reading} reading)", self.focus);
+                panels.push(panel);
+            }
+            for (s, (label, _, (p25, p50, p75))) in at_end.iter().enumerate() {
+                if sensitivity.series.len() <= s {
+                    sensitivity.series.push(Series {
+                        name: (*label).to_string(),
+                        points: Vec::new(),
                     });
                 }
-                at_end = (p25, p50, p75);
+                if p50.is_finite() {
+                    let x = (verdicts.len() + 1) as f64;
+                    sensitivity.series[s]
+                        .points
+                        .push(Point::with_band(x, *p50, *p25, *p75));
+                }
             }
-            medians_at_end.push(at_end.1);
-            summary.push_str(&format!(
-                "| {label} | {:.1}% | {:.4} | {:.4} | {:.4} |\n",
-                100.0 * share,
-                at_end.0,
-                at_end.1,
-                at_end.2
-            ));
-            panel.series.push(series);
+            if let [(_, _, half), (_, _, full)] = at_end.as_slice() {
+                let ratio = full.1 / half.1;
+                for (label, share, (p25, p50, p75)) in &at_end {
+                    summary.push_str(&format!(
+                        "| {reading} | {label} | {:.1}% | {p25:.4} | {p50:.4} | {p75:.4} | {ratio:.3} |\n",
+                        100.0 * share
+                    ));
+                }
+                verdicts.push((reading.clone(), half.1, full.1));
+            }
         }
-        let verdict = match medians_at_end.as_slice() {
-            [half, full] if full < half => format!(
-                "As in the paper, the market maker with all the flow internalises better: its median metric at the \
-                 last tick is {full:.4}, against {half:.4} with half the flow. More trades net against each other, so \
-                 the position grows like √n while the volume grows like n."
-            ),
-            [half, full] => format!(
-                "Unlike the paper, the market maker with all the flow does not internalise better here: median {full:.4} \
-                 against {half:.4}."
-            ),
-            _ => String::new(),
+        let better: Vec<&str> = verdicts
+            .iter()
+            .filter(|(_, half, full)| full < half)
+            .map(|(name, ..)| name.as_str())
+            .collect();
+        let verdict = if better.len() == verdicts.len() {
+            format!(
+                "As in the paper, the market maker with all the flow internalises better in every reading ({}): \
+                 more trades net against each other, so the position grows like √n while the volume grows like n. \
+                 The level of the metric depends on the reading; the ratio much less.",
+                better.join(", ")
+            )
+        } else {
+            format!(
+                "Unlike the paper, the market maker with all the flow does not internalise better in every reading: \
+                 only in {}.",
+                if better.is_empty() { "none".to_string() } else { better.join(", ") }
+            )
         };
         summary.push_str(&format!("\n{verdict}\n"));
+        if names.len() > 1 {
+            panels.push(sensitivity);
+        }
         Ok(ExperimentOutput {
             columns: InternalizationRow::TABLE.columns,
             rows,
             figure: Figure {
-                title: "Internalization: |z_t| / Σ v over a day".into(),
-                panels: vec![panel],
+                title: "Internalization: |z_t| / Σ v over a day, by reading of the population".into(),
+                panels,
             },
             summary,
         })
+    }
+}
+
+impl InternalizationDesign {
+    /// The readings' names in table order (`scenario` when there are none).
+    fn reading_names(&self) -> Vec<String> {
+        if self.readings.is_empty() {
+            vec!["scenario".to_string()]
+        } else {
+            self.readings.iter().map(|r| r.name.clone()).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(pairing: Pairing) -> Reading {
+        Reading {
+            name: "r".into(),
+            sizes: Sizes::Even {
+                min: 0.5,
+                max: 7.0,
+                count: 10,
+            },
+            pairing,
+            dispersion: 0.5,
+            p_trade_min: 1.0 / 192.0,
+            p_trade_max: 0.125,
+        }
+    }
+
+    fn params(spec: &InvestorSpec) -> &InvestorParams {
+        match spec {
+            InvestorSpec::Investor(p) => p,
+            InvestorSpec::Group(_) => panic!("explicit investors"),
+        }
+    }
+
+    #[test]
+    fn sizes_are_even_and_frequencies_log_spaced_and_paired() {
+        let large = reading(Pairing::LargeFrequent).investors();
+        let sizes: Vec<f64> = large.iter().map(|s| params(s).size_mean).collect();
+        assert!((sizes[1] - sizes[0] - 6.5 / 9.0).abs() < 1e-12);
+        assert_eq!((sizes[0], sizes[9]), (0.5, 7.0));
+        let p: Vec<f64> = large.iter().map(|s| params(s).p_trade).collect();
+        // Log-spaced: a constant ratio, 24^(1/9), from 1/192 to 1/8.
+        for w in p.windows(2) {
+            assert!((w[1] / w[0] - 24f64.powf(1.0 / 9.0)).abs() < 1e-12);
+        }
+        assert!((p[0] - 1.0 / 192.0).abs() < 1e-15 && (p[9] - 0.125).abs() < 1e-15);
+        // Reversed pairing: the smallest investor is the most frequent.
+        let small = reading(Pairing::SmallFrequent).investors();
+        assert!((params(&small[0]).p_trade - 0.125).abs() < 1e-15);
+        assert_eq!(params(&small[0]).size_mean, 0.5);
+    }
+
+    #[test]
+    fn bad_readings_are_located() {
+        let mut bad = reading(Pairing::LargeFrequent);
+        bad.sizes = Sizes::Listed(vec![1.0, -2.0]);
+        bad.p_trade_min = 0.5;
+        bad.p_trade_max = 0.1;
+        let design = InternalizationDesign {
+            focus: "A".into(),
+            competitor: "B".into(),
+            competitor_tiers_worse: 1,
+            readings: vec![bad.clone(), bad],
+        };
+        let (_, text) = crate::experiments::BUNDLED
+            .iter()
+            .find(|(n, _)| *n == "internalization")
+            .expect("bundled");
+        let config = crate::experiments::parse_experiment(text, std::path::Path::new("i.ron"))
+            .expect("parses");
+        let paths: Vec<String> = design
+            .check(&config.scenario)
+            .into_iter()
+            .map(|p| p.path)
+            .collect();
+        assert!(paths.contains(&"design.readings[0].sizes".to_string()), "{paths:?}");
+        assert!(paths.contains(&"design.readings[0].p_trade_max".to_string()), "{paths:?}");
+        assert!(paths.contains(&"design.readings[1].name".to_string()), "{paths:?}");
     }
 }
