@@ -109,7 +109,11 @@ impl Reading {
                 let n = (*count).max(1);
                 (0..n)
                     .map(|k| {
-                        let step = if n > 1 { f64::from(k) / f64::from(n - 1) } else { 0.0 };
+                        let step = if n > 1 {
+                            f64::from(k) / f64::from(n - 1)
+                        } else {
+                            0.0
+                        };
                         min + (max - min) * step
                     })
                     .collect()
@@ -125,7 +129,11 @@ impl Reading {
         let n = sizes.len();
         let (lo, hi) = (self.p_trade_min.ln(), self.p_trade_max.ln());
         let p_of = |rank: usize| {
-            let step = if n > 1 { rank as f64 / (n - 1) as f64 } else { 1.0 };
+            let step = if n > 1 {
+                rank as f64 / (n - 1) as f64
+            } else {
+                1.0
+            };
             (lo + (hi - lo) * step).exp()
         };
         sizes
@@ -233,7 +241,11 @@ impl ExperimentDesign for InternalizationDesign {
         self.reading_names()
             .into_iter()
             .enumerate()
-            .flat_map(|(r, name)| SETUPS.iter().map(move |&(setup, _)| (r, name.clone(), setup)))
+            .flat_map(|(r, name)| {
+                SETUPS
+                    .iter()
+                    .map(move |&(setup, _)| (r, name.clone(), setup))
+            })
             .map(|(r, reading, setup)| {
                 let mut scenario = base.clone();
                 if let (Some(reading), Some(population)) =
@@ -338,7 +350,7 @@ impl ExperimentDesign for InternalizationDesign {
         };
         for (reading, pair) in names.iter().zip(results.chunks(SETUPS.len())) {
             let mut panel = Panel {
-                title: format!("{reading}"),
+                title: reading.to_string(),
                 x_label: "tick".into(),
                 y_label: "|z_t| / Σ v (median, 25th–75th)".into(),
                 x_scale: Scale::Linear,
@@ -438,7 +450,11 @@ impl ExperimentDesign for InternalizationDesign {
             format!(
                 "Unlike the paper, the market maker with all the flow does not internalise better in every reading: \
                  only in {}.",
-                if better.is_empty() { "none".to_string() } else { better.join(", ") }
+                if better.is_empty() {
+                    "none".to_string()
+                } else {
+                    better.join(", ")
+                }
             )
         };
         summary.push_str(&format!("\n{verdict}\n"));
@@ -449,7 +465,8 @@ impl ExperimentDesign for InternalizationDesign {
             columns: InternalizationRow::TABLE.columns,
             rows,
             figure: Figure {
-                title: "Internalization: |z_t| / Σ v over a day, by reading of the population".into(),
+                title: "Internalization: |z_t| / Σ v over a day, by reading of the population"
+                    .into(),
                 panels,
             },
             summary,
@@ -535,8 +552,17 @@ mod tests {
             .into_iter()
             .map(|p| p.path)
             .collect();
-        assert!(paths.contains(&"design.readings[0].sizes".to_string()), "{paths:?}");
-        assert!(paths.contains(&"design.readings[0].p_trade_max".to_string()), "{paths:?}");
-        assert!(paths.contains(&"design.readings[1].name".to_string()), "{paths:?}");
+        assert!(
+            paths.contains(&"design.readings[0].sizes".to_string()),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"design.readings[0].p_trade_max".to_string()),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"design.readings[1].name".to_string()),
+            "{paths:?}"
+        );
     }
 }
