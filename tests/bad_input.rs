@@ -258,25 +258,64 @@ fn values_beyond_sane_limits() {
         .rejects(&["market.volatility", "per-tick volatility"]);
 }
 
+/// Quotes that would put a sell at or below zero are refused before the run, naming
+/// the field that makes them so (issue 12: a tier penalty of 1.0 or a reference spread
+/// above 100% ran with exit 0 and booked negative prices).
 #[test]
-fn a_model_fault_is_a_clear_runtime_error_with_no_output() {
-    // Passes validation, but a tier penalty this large overflows the quote to infinity.
-    let case = Case::edit("(name: \"B\"),", "(name: \"B\", tier_penalty: 1e308),");
-    let output = case.run();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+fn quotes_that_reach_the_mid_are_refused() {
+    Case::edit("(name: \"B\"),", "(name: \"B\", tier_penalty: 1.0),").rejects(&[
+        "mechanisms[0].market_makers[1].tier_penalty",
+        "must be below 1",
+    ]);
+    Case::edit("(name: \"B\"),", "(name: \"B\", tier_penalty: 1e308),")
+        .rejects(&["market_makers[1].tier_penalty", "must be below 1"]);
+    Case::edit(
+        "market: (volatility: 0.1, v_max: 10000.0)",
+        "market: (volatility: 0.1, v_max: 10000.0, reference_spread: (mean: 1.2, max: 2.5))",
+    )
+    .rejects(&[
+        "market_makers[0].alpha",
+        "s0 = market.reference_spread.max = 2.5",
+    ]);
+}
+
+/// A book that tiers its own market maker is refused.
+#[test]
+fn a_fixed_table_cannot_tier_its_own_market_maker() {
+    Case::edit(
+        "(name: \"B\"),",
+        "(name: \"B\", tiering: Fixed(market_makers: {\"B\": 1})),",
+    )
+    .rejects(&[
+        "market_makers[1].tiering.market_makers[B]",
+        "does not tier itself",
+    ]);
+}
+
+/// A byte-order mark before the scenario is not an error.
+#[test]
+fn a_byte_order_mark_is_ignored() {
+    let case = Case::new(&format!("\u{feff}{BASE}"));
+    let output = case.validate();
     assert!(
-        stderr.contains("model error at tick 0") && stderr.contains("not finite"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("panicked"));
-    assert!(
-        !case.out_dir().exists(),
-        "a failed run left its output directory"
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
-/// A file in the schema from before mechanisms were listed is told how to write it now.
+/// A NaN bound of a log-uniform law is one problem, not two.
+#[test]
+fn a_nan_bound_is_reported_once() {
+    let case = Case::edit(
+        "max: 0.2",
+        "max: 0.2), p_buy: LogUniform(min: NaN, max: 0.5",
+    );
+    let output = case.validate();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("p_buy.min").count(), 1, "{stderr}");
+}
+
 #[test]
 fn an_old_style_scenario_gets_advice() {
     let old = r#"Scenario(

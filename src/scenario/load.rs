@@ -140,6 +140,11 @@ pub fn load_scenario_with_warnings(path: &Path) -> Result<(Scenario, Vec<String>
     Ok((scenario, rendered))
 }
 
+/// `source` without a leading UTF-8 byte-order mark.
+pub fn without_bom(source: &str) -> &str {
+    source.strip_prefix('\u{feff}').unwrap_or(source)
+}
+
 /// Where and why RON parsing stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RonFailure {
@@ -158,6 +163,8 @@ pub struct RonFailure {
 /// # Errors
 /// [`RonFailure`] where parsing stopped.
 pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &str) -> Result<T, RonFailure> {
+    // A byte-order mark (as some Windows editors write) is not part of the document.
+    let source = without_bom(source);
     let options = ron::Options::default().with_default_extension(extensions());
     let failure = |span: ron::error::Span, field_path: String, message: String| RonFailure {
         position: SourcePosition {

@@ -43,6 +43,7 @@ impl FieldLocations {
     /// lost track of the structure.
     #[must_use]
     pub fn scan(source: &str) -> Self {
+        let source = super::load::without_bom(source);
         let chars: Vec<char> = source.chars().collect();
         let tokens = Lexer::new(&chars).tokens();
         let mut parser = Parser::new(&chars, &tokens);

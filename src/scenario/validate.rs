@@ -151,9 +151,11 @@ impl Checker {
             ParamDistribution::Const(x) => self.number(path, x, range),
             ParamDistribution::Uniform { min, max }
             | ParamDistribution::LogUniform { min, max } => {
+                let min_ok = range.admits(min);
                 self.number(format!("{path}.min"), min, range);
                 self.number(format!("{path}.max"), max, range);
-                if matches!(law, ParamDistribution::LogUniform { .. }) {
+                // Once per field: a NaN minimum already failed the range check.
+                if min_ok && matches!(law, ParamDistribution::LogUniform { .. }) {
                     self.number(format!("{path}.min"), min, Range::Positive);
                 }
                 if min.is_finite() && max.is_finite() && min > max {

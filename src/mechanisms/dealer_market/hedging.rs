@@ -148,8 +148,13 @@ pub(super) fn hedge_positions(
         let dealer_signed_size = position.signum() * size;
         let price = mid * (1.0 - position.signum() * spread);
         let cost = spread * size * mid;
-        if !(price.is_finite() && cost.is_finite()) {
-            faults.push(ModelFault::Quote(spread));
+        if !(spread < 1.0 && price.is_finite() && cost.is_finite()) {
+            faults.push(ModelFault::Quote {
+                maker: dealer_index.map_or(hedger_id, |j| makers[j].0.0),
+                kind: "hedge",
+                size,
+                spread,
+            });
             continue;
         }
         {

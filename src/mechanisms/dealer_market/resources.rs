@@ -231,9 +231,21 @@ pub enum ModelFault {
     /// A trade size the reference curve cannot price.
     #[error(transparent)]
     Size(#[from] SizeOutOfRange),
-    /// A quote that is not a finite number.
+    /// A best quote at or above 100% of the mid (a sell would execute at P·(1 − s) ≤ 0),
+    /// or not a number.
     #[error(
-        "a quoted spread is not finite ({0}): alpha or tier_penalty is too large for this curve"
+        "market maker {maker}'s best quote for a {kind} of size {size} is a spread of {spread}, not below 1: \
+         the trade's price P·(1 ∓ s) would not be positive; lower market_makers[{maker}].alpha or \
+         tier_penalty, or market.reference_spread.max"
     )]
-    Quote(f64),
+    Quote {
+        /// The quoting market maker's id.
+        maker: u32,
+        /// `investor trade` or `hedge`.
+        kind: &'static str,
+        /// The trade's size, units.
+        size: f64,
+        /// The spread quoted.
+        spread: f64,
+    },
 }

@@ -188,9 +188,16 @@ pub(super) fn match_orders(
             );
             let (maker, spread) =
                 best_quote(spreads, order.tie_break).unwrap_or((0, f64::INFINITY));
-            // The cash that changes hands must be a number, not just the spread.
-            if !(mid * order.size * (1.0 + spread)).is_finite() {
-                return Err(ModelFault::Quote(spread));
+            // Prices must stay positive (a sell executes at P·(1 − s)) and the cash that
+            // changes hands a number. Validation bounds the investor quotes; this is the
+            // guard for what it cannot see.
+            if !(spread < 1.0 && (mid * order.size * (1.0 + spread)).is_finite()) {
+                return Err(ModelFault::Quote {
+                    maker: maker as u32,
+                    kind: "investor trade",
+                    size: order.size,
+                    spread,
+                });
             }
             Ok(Fill {
                 maker,

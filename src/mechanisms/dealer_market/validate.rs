@@ -7,6 +7,7 @@ use super::config::{
     DealerMarketConfig, HedgeVenue, InvestorGroup, InvestorParams, InvestorSpec, MarketMakerConfig,
     TieringConfig, VolatilityEstimate,
 };
+use crate::market::reference_curve::CurveShape;
 use crate::scenario::{Checker, ParamDistribution, Range, Scenario};
 
 /// q_j ∈ [0.5, 1): 0.5 is uninformed, 1 would always know the price's direction.
@@ -129,6 +130,7 @@ pub fn check(config: &DealerMarketConfig, scenario: &Scenario, path: &str, c: &m
             );
         }
         check_market_maker(c, &path, maker, &names, investor_count);
+        check_quotes_stay_below_the_mid(c, &path, maker, scenario, max_size);
     }
 }
 
@@ -201,6 +203,64 @@ fn check_group(c: &mut Checker, path: &str, g: &InvestorGroup, max_size: f64) {
         &g.sophistication,
         SOPHISTICATION,
     );
+}
+
+/// The dearest quote a market maker can give an investor, at the largest trade, the
+/// highest reference spread and the worst tier: s = (s0_max/2)·(S_ref(v)/S_ref(0))^α +
+/// δ·(K − 1). It must stay below 1, or a sell would execute at P·(1 − s) ≤ 0. Only
+/// checked when the curve's fields are valid (their own checks report them otherwise).
+fn check_quotes_stay_below_the_mid(
+    c: &mut Checker,
+    path: &str,
+    m: &MarketMakerConfig,
+    scenario: &Scenario,
+    max_size: f64,
+) {
+    let market = &scenario.market;
+    let s0_max = market.reference_spread.max;
+    let valid = market.lambda.is_finite()
+        && market.lambda > 1.0
+        && market.v_max.is_finite()
+        && max_size.is_finite()
+        && max_size > 0.0
+        && max_size < market.v_max
+        && s0_max.is_finite()
+        && s0_max > 0.0
+        && m.alpha.is_finite()
+        && m.alpha > 0.0
+        && m.tier_penalty.is_finite()
+        && m.tier_penalty >= 0.0;
+    if !valid {
+        return;
+    }
+    let tiers = match &m.tiering {
+        TieringConfig::AverageYield(d) | TieringConfig::RevenueRate(d) => d.tiers,
+        TieringConfig::Fixed(f) => f.tiers,
+    };
+    let worst_tier = f64::from(tiers.saturating_sub(1));
+    let shape = CurveShape::new(market.lambda, market.v_max);
+    let Ok(ratio) = shape.ratio(max_size) else {
+        return;
+    };
+    let size_part = 0.5 * s0_max * ratio.powf(m.alpha);
+    let tier_part = m.tier_penalty * worst_tier;
+    let dearest = size_part + tier_part;
+    if !(dearest < 1.0) {
+        let field = if tier_part >= size_part {
+            "tier_penalty"
+        } else {
+            "alpha"
+        };
+        c.fail(
+            format!("{path}.{field}"),
+            format!(
+                "the dearest investor quote (s0 = market.reference_spread.max = {s0_max}, size \
+                 max_trade_size = {max_size}, tier {worst_tier}) would be {dearest:.4} of the mid: \
+                 (s0/2)·(S_ref(v)/S_ref(0))^α = {size_part:.4} plus tier_penalty·(K − 1) = \
+                 {tier_part:.4}; it must be below 1, or a sell executes at P·(1 − s) ≤ 0"
+            ),
+        );
+    }
 }
 
 /// An investor → tier entry: the investor exists and the tier is below K.
@@ -280,6 +340,11 @@ fn check_market_maker(
                 let entry = format!("{tiering}.market_makers[{name}]");
                 if !names.contains(&name.as_str()) {
                     c.fail(entry.clone(), format!("no market maker named `{name}`"));
+                } else if *name == m.name {
+                    c.fail(
+                        entry.clone(),
+                        "a market maker does not tier itself: it never quotes its own hedges",
+                    );
                 }
                 if f.tiers > 0 && !tier_ok(tier) {
                     c.fail(
