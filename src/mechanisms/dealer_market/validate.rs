@@ -245,7 +245,7 @@ fn check_quotes_stay_below_the_mid(
     let size_part = 0.5 * s0_max * ratio.powf(m.alpha);
     let tier_part = m.tier_penalty * worst_tier;
     let dearest = size_part + tier_part;
-    if !(dearest < 1.0) {
+    if dearest >= 1.0 || dearest.is_nan() {
         let field = if tier_part >= size_part {
             "tier_penalty"
         } else {
