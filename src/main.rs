@@ -12,6 +12,36 @@ use dealersim::{SimError, run_to_directory};
 use dealersim::{bench, experiments, schedule};
 
 /// Agent-based simulation of over-the-counter dealer markets.
+
+/// Writes a line to stdout; a closed pipe ends the program quietly with status 141 (as a
+/// Unix tool killed by SIGPIPE reports), any other write error with a message and 1.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            stdout_failed(error);
+        }
+    }};
+}
+
+/// As [`outln!`] without the newline.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = write!(std::io::stdout().lock(), $($arg)*) {
+            stdout_failed(error);
+        }
+    }};
+}
+
+/// Writes a line to stderr, ignoring failure: there is nowhere left to report it.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "dealersim", version, about, long_about = None)]
 struct Cli {
@@ -101,6 +131,9 @@ enum FormatArg {
 const EXIT_BAD_SCENARIO: u8 = 2;
 /// Exit status for a failure while running or writing.
 const EXIT_RUN_FAILED: u8 = 1;
+/// Exit status when stdout is a pipe whose reader has gone (128 + SIGPIPE, as a shell
+/// reports a tool killed by the signal).
+const EXIT_BROKEN_PIPE: i32 = 141;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -149,7 +182,7 @@ fn main() -> ExitCode {
                         format!("{} with {}", m.kind(), counts.join(", "))
                     })
                     .collect();
-                println!(
+                outln!(
                     "{}: ok ({}; {} ticks)",
                     scenario.display(),
                     mechanisms.join("; "),
@@ -200,9 +233,9 @@ fn main() -> ExitCode {
                 Ok(report) => {
                     if !quiet {
                         for summary in &report.summaries {
-                            print!("{}", summary.display);
+                            out!("{}", summary.display);
                         }
-                        println!(
+                        outln!(
                             "wrote {} files to {} in {:.2} s",
                             report.files.len(),
                             out.display(),
@@ -212,8 +245,8 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(error) => {
-                    eprintln!("error: {error}");
-                    eprintln!("nothing was written to {}", out.display());
+                    errln!("error: {error}");
+                    errln!("nothing was written to {}", out.display());
                     ExitCode::from(match error {
                         SimError::Invalid(_) => EXIT_BAD_SCENARIO,
                         _ => EXIT_RUN_FAILED,
@@ -237,18 +270,18 @@ fn experiment(
             let description = experiments::parse_experiment(text, Path::new(bundled))
                 .map(|c| c.description)
                 .unwrap_or_default();
-            println!("{bundled:<20} {description}");
+            outln!("{bundled:<20} {description}");
         }
         return ExitCode::SUCCESS;
     }
     let Some(name) = name else {
-        eprintln!("error: name an experiment or pass --list");
+        errln!("error: name an experiment or pass --list");
         return ExitCode::from(EXIT_BAD_SCENARIO);
     };
     let (mut config, source) = match experiments::load_experiment(&name) {
         Ok(loaded) => loaded,
         Err(error) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             return ExitCode::from(EXIT_BAD_SCENARIO);
         }
     };
@@ -274,9 +307,9 @@ fn experiment(
         Ok(report) => {
             if !quiet {
                 if let Ok(summary) = std::fs::read_to_string(out.join("summary.md")) {
-                    println!("{summary}");
+                    outln!("{summary}");
                 }
-                println!(
+                outln!(
                     "wrote {} files to {} in {:.2} s",
                     report.files.len(),
                     out.display(),
@@ -286,8 +319,8 @@ fn experiment(
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
-            eprintln!("nothing was written to {}", out.display());
+            errln!("error: {error}");
+            errln!("nothing was written to {}", out.display());
             ExitCode::from(EXIT_RUN_FAILED)
         }
     }
@@ -314,23 +347,23 @@ fn bench(rungs: Vec<String>, json: bool, child: bool) -> ExitCode {
     };
     for name in &names {
         if let Err(error) = bench::load_rung(name) {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             return ExitCode::from(EXIT_BAD_SCENARIO);
         }
     }
     let Ok(exe) = std::env::current_exe() else {
-        eprintln!("error: cannot locate the dealersim executable to run the rungs");
+        errln!("error: cannot locate the dealersim executable to run the rungs");
         return ExitCode::from(EXIT_RUN_FAILED);
     };
     let mut reports = Vec::new();
     for name in &names {
         if !json {
-            eprintln!("running rung {name} ...");
+            errln!("running rung {name} ...");
         }
         match run_child::<bench::RungReport>(&exe, &["bench", "--child", name]) {
             Ok(report) => reports.push(report),
             Err(error) => {
-                eprintln!("error: rung {name}: {error}");
+                errln!("error: rung {name}: {error}");
                 return ExitCode::from(EXIT_RUN_FAILED);
             }
         }
@@ -338,7 +371,7 @@ fn bench(rungs: Vec<String>, json: bool, child: bool) -> ExitCode {
     if json {
         return print_json(&reports);
     }
-    print!("{}", bench_table(&reports));
+    out!("{}", bench_table(&reports));
     ExitCode::SUCCESS
 }
 
@@ -349,7 +382,7 @@ fn bench_scaling(json: bool, child_population: Option<u32>) -> ExitCode {
     let study = match bench::load_scaling_study() {
         Ok(study) => study,
         Err(error) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             return ExitCode::from(EXIT_RUN_FAILED);
         }
     };
@@ -360,7 +393,7 @@ fn bench_scaling(json: bool, child_population: Option<u32>) -> ExitCode {
         return print_child_report(point);
     }
     let Ok(exe) = std::env::current_exe() else {
-        eprintln!("error: cannot locate the dealersim executable to run the study");
+        errln!("error: cannot locate the dealersim executable to run the study");
         return ExitCode::from(EXIT_RUN_FAILED);
     };
     let mut runs = Vec::new();
@@ -368,14 +401,14 @@ fn bench_scaling(json: bool, child_population: Option<u32>) -> ExitCode {
         let mut at_n = Vec::new();
         for repeat in 1..=study.repeats {
             if !json {
-                eprintln!("N = {n}: run {repeat} of {} ...", study.repeats);
+                errln!("N = {n}: run {repeat} of {} ...", study.repeats);
             }
             let population = n.to_string();
             let args = ["bench", "--child", "--scaling", "--population", &population];
             match run_child::<bench::ScalingPoint>(&exe, &args) {
                 Ok(point) => at_n.push(point),
                 Err(error) => {
-                    eprintln!("error: scaling at N = {n}: {error}");
+                    errln!("error: scaling at N = {n}: {error}");
                     return ExitCode::from(EXIT_RUN_FAILED);
                 }
             }
@@ -386,13 +419,11 @@ fn bench_scaling(json: bool, child_population: Option<u32>) -> ExitCode {
     if json {
         return print_json(&report);
     }
-    println!("scaling study: {}", study.description);
-    println!(
-        "investors  trades/tick  ms/tick (median)  ms/tick (all runs)        setup s  peak MiB"
-    );
+    outln!("scaling study: {}", study.description);
+    outln!("investors  trades/tick  ms/tick (median)  ms/tick (all runs)        setup s  peak MiB");
     for (p, all) in report.points.iter().zip(&report.all_seconds_per_tick) {
         let all: Vec<String> = all.iter().map(|s| format!("{:.2}", s * 1e3)).collect();
-        println!(
+        outln!(
             "{:>9} {:>12.0} {:>17.3} {:>19} {:>14.2} {:>9.0}",
             p.investors,
             p.trades as f64 / p.ticks as f64,
@@ -402,16 +433,17 @@ fn bench_scaling(json: bool, child_population: Option<u32>) -> ExitCode {
             p.peak_memory_mib
         );
     }
-    println!(
+    outln!(
         "log-log slope of time per tick against N: {:.3}; largest N / smallest N: {:.2}x",
-        report.log_log_slope, report.largest_to_smallest
+        report.log_log_slope,
+        report.largest_to_smallest
     );
-    println!("\nphase split (% of phase time, median run)");
+    outln!("\nphase split (% of phase time, median run)");
     let rows = report
         .points
         .iter()
         .map(|p| (format!("{:>9}", p.investors), p.phase_seconds.as_slice()));
-    print!("{}", phase_split_table("investors", rows));
+    out!("{}", phase_split_table("investors", rows));
     ExitCode::SUCCESS
 }
 
@@ -419,11 +451,11 @@ fn bench_scaling(json: bool, child_population: Option<u32>) -> ExitCode {
 fn print_child_report(report: Result<String, String>) -> ExitCode {
     match report {
         Ok(line) => {
-            println!("{line}");
+            outln!("{line}");
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             ExitCode::from(EXIT_RUN_FAILED)
         }
     }
@@ -446,11 +478,11 @@ fn run_child<T: serde::de::DeserializeOwned>(exe: &Path, args: &[&str]) -> Resul
 fn print_json(value: &impl serde::Serialize) -> ExitCode {
     match serde_json::to_string_pretty(value) {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             ExitCode::from(EXIT_RUN_FAILED)
         }
     }
@@ -510,7 +542,7 @@ fn bench_table(reports: &[bench::RungReport]) -> String {
 }
 
 fn scenario_failure(error: &ScenarioError) -> ExitCode {
-    eprintln!("error: {error}");
+    errln!("error: {error}");
     ExitCode::from(EXIT_BAD_SCENARIO)
 }
 
@@ -538,6 +570,15 @@ fn progress_bar(total: u64, quiet: bool, unit: &str) -> ProgressBar {
 /// Scenario warnings, one a line on stderr: the run goes ahead.
 fn print_warnings(warnings: &[String]) {
     for warning in warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
+}
+
+/// The end of a program whose stdout can no longer be written.
+fn stdout_failed(error: std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(EXIT_BROKEN_PIPE);
+    }
+    errln!("error: cannot write to standard output: {error}");
+    std::process::exit(i32::from(EXIT_RUN_FAILED));
 }

@@ -422,3 +422,49 @@ fn a_successful_run_leaves_no_temporaries() {
         ]
     );
 }
+
+/// Output into a pipe whose reader is gone ends quietly with 141 (as `SIGPIPE` would),
+/// never with a panic; every command that prints.
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    let paper = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/paper.ron");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let commands: [&[&str]; 3] = [
+        &["validate", paper],
+        &["experiment", "--list"],
+        &["run", paper, "--out", path_str(&out)],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_dealersim"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("run dealersim");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// A full disk on stdout is an error with a message and status 1, not a panic.
+#[test]
+fn a_full_stdout_is_a_clear_error() {
+    let Ok(full) = std::fs::File::create("/dev/full") else {
+        return; // not on this platform
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_dealersim"))
+        .args(["experiment", "--list"])
+        .stdout(full)
+        .output()
+        .expect("run dealersim");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
