@@ -24,4 +24,4 @@ pub mod schedule;
 pub mod sim;
 
 pub use scenario::{Scenario, load_scenario};
-pub use sim::{RunReport, SimError, Simulation, run_to_directory};
+pub use sim::{RunReport, SimError, Simulation, run_to_directory, run_to_directory_until};

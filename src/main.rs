@@ -3,15 +3,15 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario_with_warnings};
-use dealersim::{SimError, run_to_directory};
+use dealersim::{SimError, run_to_directory_until};
 use dealersim::{bench, experiments, schedule};
-
-/// Agent-based simulation of over-the-counter dealer markets.
 
 /// Writes a line to stdout; a closed pipe ends the program quietly with status 141 (as a
 /// Unix tool killed by SIGPIPE reports), any other write error with a message and 1.
@@ -42,6 +42,7 @@ macro_rules! errln {
     }};
 }
 
+/// Agent-based simulation of over-the-counter dealer markets.
 #[derive(Parser)]
 #[command(name = "dealersim", version, about, long_about = None)]
 struct Cli {
@@ -73,6 +74,11 @@ enum Command {
         /// No progress bar and no summary table.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Remove what runs into DIR killed outright (SIGKILL, power loss) left staged beside it.
+    Clean {
+        /// The output directory of those runs.
+        dir: PathBuf,
     },
     /// Check a scenario file without running it.
     Validate {
@@ -131,6 +137,12 @@ enum FormatArg {
 const EXIT_BAD_SCENARIO: u8 = 2;
 /// Exit status for a failure while running or writing.
 const EXIT_RUN_FAILED: u8 = 1;
+/// Exit status for a command line that cannot be parsed (EX_USAGE of sysexits.h).
+const EXIT_USAGE: u8 = 64;
+/// Exit status after SIGINT (Ctrl-C) stopped a run: 128 + 2.
+const EXIT_SIGINT: u8 = 130;
+/// Exit status after SIGTERM stopped a run: 128 + 15.
+const EXIT_SIGTERM: u8 = 143;
 /// Exit status when stdout is a pipe whose reader has gone (128 + SIGPIPE, as a shell
 /// reports a tool killed by the signal).
 const EXIT_BROKEN_PIPE: i32 = 141;
@@ -143,7 +155,16 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version go to stdout with status 0; a usage error to stderr with
+            // its own status, apart from the bad-scenario status 2.
+            let status = if error.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(status);
+        }
+    };
     match cli.command {
         Command::Bench {
             rungs,
@@ -166,6 +187,16 @@ fn main() -> ExitCode {
             out,
             quiet,
         } => experiment(name, list, runs, seed, out, quiet),
+        Command::Clean { dir } => {
+            let removed = dealersim::output::staging::remove_stale_staging(&dir, false);
+            for path in &removed {
+                outln!("removed {}", path.display());
+            }
+            if removed.is_empty() {
+                outln!("nothing to clean beside {}", dir.display());
+            }
+            ExitCode::SUCCESS
+        }
         Command::Validate { scenario } => match load_scenario_with_warnings(&scenario) {
             Ok((s, warnings)) => {
                 print_warnings(&warnings);
@@ -225,9 +256,14 @@ fn main() -> ExitCode {
             scenario.output.trades |= trades;
             let out = out.unwrap_or_else(|| default_out_dir(&path));
             let progress = progress_bar(u64::from(scenario.steps), quiet, "tick");
-            let result = run_to_directory(&scenario, &path.display().to_string(), &out, |done| {
-                progress.set_position(u64::from(done))
-            });
+            let signals = Signals::install();
+            let result = run_to_directory_until(
+                &scenario,
+                &path.display().to_string(),
+                &out,
+                |done| progress.set_position(u64::from(done)),
+                &signals.stop,
+            );
             progress.finish_and_clear();
             match result {
                 Ok(report) => {
@@ -243,6 +279,13 @@ fn main() -> ExitCode {
                         );
                     }
                     ExitCode::SUCCESS
+                }
+                Err(SimError::Interrupted { tick }) => {
+                    errln!(
+                        "interrupted at tick {tick}: nothing was written to {}",
+                        out.display()
+                    );
+                    ExitCode::from(signals.exit_status())
                 }
                 Err(error) => {
                     errln!("error: {error}");
@@ -276,7 +319,7 @@ fn experiment(
     }
     let Some(name) = name else {
         errln!("error: name an experiment or pass --list");
-        return ExitCode::from(EXIT_BAD_SCENARIO);
+        return ExitCode::from(EXIT_USAGE);
     };
     let (mut config, source) = match experiments::load_experiment(&name) {
         Ok(loaded) => loaded,
@@ -581,4 +624,46 @@ fn stdout_failed(error: std::io::Error) -> ! {
     }
     errln!("error: cannot write to standard output: {error}");
     std::process::exit(i32::from(EXIT_RUN_FAILED));
+}
+
+/// SIGINT and SIGTERM during a run: the first asks the run to stop after the current
+/// tick (staged files are removed, nothing is written); a second one ends the process at
+/// once (what it staged is removed by the next run or `dealersim clean`).
+struct Signals {
+    stop: Arc<AtomicBool>,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let stop = Arc::new(AtomicBool::new(false));
+        let interrupted = Arc::new(AtomicBool::new(false));
+        for (signal, status) in [(SIGINT, EXIT_SIGINT), (SIGTERM, EXIT_SIGTERM)] {
+            // Registered before the flag, so it sees the flag as it was: set only by an
+            // earlier signal.
+            let installed = signal_hook::flag::register_conditional_shutdown(
+                signal,
+                i32::from(status),
+                Arc::clone(&stop),
+            )
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)));
+            if let Err(error) = installed {
+                tracing::warn!("cannot handle signal {signal}: {error}");
+            }
+        }
+        if let Err(error) = signal_hook::flag::register(SIGINT, Arc::clone(&interrupted)) {
+            tracing::warn!("cannot handle SIGINT: {error}");
+        }
+        Self { stop, interrupted }
+    }
+
+    /// 130 after SIGINT, 143 after SIGTERM (128 + the signal, as shells report).
+    fn exit_status(&self) -> u8 {
+        if self.interrupted.load(Ordering::Relaxed) {
+            EXIT_SIGINT
+        } else {
+            EXIT_SIGTERM
+        }
+    }
 }

@@ -1,5 +1,8 @@
 //! An output directory whose files appear all together or not at all: every file is
-//! written under a hidden temporary name and renamed into place by one commit.
+//! written in a hidden staging directory beside it (`.{name}.staging-{pid}-…`) and
+//! renamed into place by one commit, so the output directory never holds a partial file.
+//! A run killed outright leaves its staging behind; the next run into the same directory
+//! (or `dealersim clean`) removes it.
 //!
 //! [`StagedOutput`] knows nothing of what the files hold; tables (`table.rs`) and small
 //! files (manifests, resolved scenarios) are both staged through it.
@@ -37,6 +40,8 @@ struct Staged {
 pub struct StagedOutput {
     dir: PathBuf,
     staged: Vec<Staged>,
+    // Declared after `staged`, so the files are removed before their directory.
+    staging: tempfile::TempDir,
 }
 
 impl StagedOutput {
@@ -67,10 +72,29 @@ impl StagedOutput {
         probe
             .close()
             .map_err(|e| io_error("remove probe file from output directory", dir, e))?;
+        // Runs killed outright (SIGKILL, power loss) leave their staging behind; this run
+        // removes theirs before making its own.
+        for stale in remove_stale_staging(dir, false) {
+            tracing::info!(
+                "removed the staging of an interrupted run: {}",
+                stale.display()
+            );
+        }
+        let (parent, prefix) = staging_place(dir);
+        let staging = tempfile::Builder::new()
+            .prefix(&format!("{prefix}{}-", std::process::id()))
+            .tempdir_in(&parent)
+            .map_err(|e| io_error("create staging directory beside", dir, e))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             staged: Vec::new(),
+            staging,
         })
+    }
+
+    /// The staging directory beside the output directory, where files wait for the commit.
+    pub fn staging_dir(&self) -> &Path {
+        self.staging.path()
     }
 
     /// The output directory, as given to [`create`](Self::create).
@@ -92,7 +116,7 @@ impl StagedOutput {
         validate_name(file_name)?;
         let final_path = self.dir.join(file_name);
         self.ensure_not_staged(&final_path)?;
-        let (file, temp) = create_temp(&self.dir, file_name)?;
+        let (file, temp) = create_temp(self.staging.path(), file_name)?;
         Ok((file, temp, final_path))
     }
 
@@ -116,7 +140,7 @@ impl StagedOutput {
         validate_name(name)?;
         let final_path = self.dir.join(name);
         self.ensure_not_staged(&final_path)?;
-        let (mut file, temp) = create_temp(&self.dir, name)?;
+        let (mut file, temp) = create_temp(self.staging.path(), name)?;
         file.write_all(bytes)
             .map_err(|e| io_error("write staged file", &final_path, e))?;
         file.sync_all()
@@ -233,6 +257,62 @@ pub(crate) fn validate_name(name: &str) -> Result<(), OutputError> {
             reason,
         }),
         None => Ok(()),
+    }
+}
+
+/// Where the staging of output directory `dir` lives: its parent, and the name prefix
+/// `.{dir name}.staging-` (followed by the process id and a random suffix).
+fn staging_place(dir: &Path) -> (PathBuf, String) {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let name = dir
+        .file_name()
+        .map_or_else(|| "out".to_string(), |n| n.to_string_lossy().into_owned());
+    (parent, format!(".{name}.staging-"))
+}
+
+/// Removes the staging directories that runs into `dir` left behind: those whose process
+/// is gone (`/proc/<pid>` on Linux), or every one but this process's when `force` is set
+/// (`dealersim clean`). Returns what was removed; failures are logged, not fatal.
+pub fn remove_stale_staging(dir: &Path, force: bool) -> Vec<PathBuf> {
+    let (parent, prefix) = staging_place(dir);
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return Vec::new();
+    };
+    let own = std::process::id();
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let stale = match pid {
+            Some(pid) if pid == own => false,
+            Some(pid) => force || !process_alive(pid),
+            None => force,
+        };
+        if stale {
+            let path = entry.path();
+            match fs::remove_dir_all(&path) {
+                Ok(()) => removed.push(path),
+                Err(error) => tracing::warn!("cannot remove {}: {error}", path.display()),
+            }
+        }
+    }
+    removed
+}
+
+/// Whether process `pid` is running. Where it cannot be told, it is assumed to be, so
+/// nothing of a live run is ever removed.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    if proc.join("self").exists() {
+        proc.join(pid.to_string()).exists()
+    } else {
+        true
     }
 }
 

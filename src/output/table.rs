@@ -1019,13 +1019,21 @@ mod tests {
         out.add_file("manifest.json", b"{\"ok\":true}\n")
             .expect("add file");
 
-        let before = dir_entries(&dir);
+        // The output directory holds no partial file; the staging beside it holds all three.
+        assert!(dir_entries(&dir).is_empty(), "{:?}", dir_entries(&dir));
+        let staging = out.staging_dir().to_path_buf();
+        assert_eq!(staging.parent(), dir.parent());
+        let before = dir_entries(&staging);
         assert_eq!(before.len(), 3, "{before:?}");
         for name in &before {
             assert!(name.starts_with('.') && name.contains(".tmp-"), "{name}");
         }
 
         let paths = out.commit().expect("commit");
+        assert!(
+            !staging.exists(),
+            "the staging directory is removed after the commit"
+        );
         assert_eq!(
             paths,
             vec![
@@ -1057,10 +1065,17 @@ mod tests {
             let mut open = out.table("b", ALL_TYPES, TableFormat::Csv).expect("table");
             open.write_row(&cells(&rows[0])).expect("write");
             let orphan = write_table(&out, "c", TableFormat::Csv, &rows, 8);
-            assert_eq!(dir_entries(tmp.path()).len(), 4);
+            let staging = out.staging_dir().to_path_buf();
+            assert_eq!(dir_entries(&staging).len(), 4);
+            assert!(dir_entries(tmp.path()).is_empty());
             drop(open);
             drop(orphan);
-            assert_eq!(dir_entries(tmp.path()).len(), 2);
+            assert_eq!(dir_entries(&staging).len(), 2);
+            drop(out);
+            assert!(
+                !staging.exists(),
+                "dropping the stage removes its directory"
+            );
         }
         assert!(dir_entries(tmp.path()).is_empty());
 

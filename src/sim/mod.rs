@@ -14,7 +14,7 @@ use crate::output::table::OutputError;
 use crate::scenario::{Problem, Scenario, validate};
 use crate::schedule::{PhaseTimes, TickPhase, install_phase_timers, tick_schedule};
 use mechanism::{Faults, Mechanism, Summary, Systems};
-pub use run::{RunReport, run_to_directory};
+pub use run::{RunReport, run_to_directory, run_to_directory_until};
 
 /// Why a simulation could not be built or run.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,12 @@ pub enum SimError {
     /// Writing the outputs failed; nothing partial was left behind.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The run was asked to stop (a signal) before its last tick; nothing was written.
+    #[error("interrupted before tick {tick}: nothing was written")]
+    Interrupted {
+        /// The next tick that would have run.
+        tick: u32,
+    },
     /// The resolved scenario could not be serialised.
     #[error("cannot serialise the resolved scenario: {0}")]
     Serialise(#[from] ron::Error),

@@ -3,6 +3,7 @@
 //! and committed together.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::mechanism::Summary;
@@ -38,8 +39,30 @@ pub fn run_to_directory(
     out_dir: &Path,
     on_tick: impl FnMut(u32),
 ) -> Result<RunReport, SimError> {
+    run_to_directory_until(
+        scenario,
+        scenario_source,
+        out_dir,
+        on_tick,
+        &AtomicBool::new(false),
+    )
+}
+
+/// As [`run_to_directory`], stopping between ticks once `stop` is set (by a signal
+/// handler, say) with [`SimError::Interrupted`]: the staged files are removed and the
+/// output directory keeps only what it held before.
+///
+/// # Errors
+/// As [`run_to_directory`], and [`SimError::Interrupted`].
+pub fn run_to_directory_until(
+    scenario: &Scenario,
+    scenario_source: &str,
+    out_dir: &Path,
+    on_tick: impl FnMut(u32),
+    stop: &AtomicBool,
+) -> Result<RunReport, SimError> {
     output::leave_nothing_on_error(out_dir, || {
-        run_and_write(scenario, scenario_source, out_dir, on_tick)
+        run_and_write(scenario, scenario_source, out_dir, on_tick, stop)
     })
 }
 
@@ -47,7 +70,8 @@ fn run_and_write(
     scenario: &Scenario,
     scenario_source: &str,
     out_dir: &Path,
-    on_tick: impl FnMut(u32),
+    mut on_tick: impl FnMut(u32),
+    stop: &AtomicBool,
 ) -> Result<RunReport, SimError> {
     let mut simulation = Simulation::new(scenario)?;
     let resolved = scenario.to_ron()?;
@@ -74,7 +98,15 @@ fn run_and_write(
     simulation.set_recorder(recorder);
 
     let started = Instant::now();
-    simulation.run(on_tick)?;
+    while simulation.tick() < scenario.steps {
+        if stop.load(Ordering::Relaxed) {
+            return Err(SimError::Interrupted {
+                tick: simulation.tick(),
+            });
+        }
+        simulation.step()?;
+        on_tick(simulation.tick());
+    }
     let wall_time_seconds = started.elapsed().as_secs_f64();
 
     let mut files = Vec::new();
