@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use dealersim::scenario::{OutputFormat, ScenarioError, load_scenario_with_warnings};
+use dealersim::scenario::load::located;
+use dealersim::scenario::{OutputFormat, Scenario, ScenarioError, load_scenario_with_warnings};
+use dealersim::sim::resources::Limits;
 use dealersim::{SimError, run_to_directory_until};
 use dealersim::{bench, experiments, schedule};
 
@@ -74,6 +76,10 @@ enum Command {
         /// No progress bar and no summary table.
         #[arg(long, short)]
         quiet: bool,
+        /// The most memory the run may use, e.g. 8G or 512M [default: the memory this
+        /// machine has available].
+        #[arg(long, value_parser = parse_size)]
+        max_memory: Option<u64>,
     },
     /// Remove what runs into DIR killed outright (SIGKILL, power loss) left staged beside it.
     Clean {
@@ -84,6 +90,10 @@ enum Command {
     Validate {
         /// The scenario file (RON).
         scenario: PathBuf,
+        /// The most memory the run may use, e.g. 8G or 512M [default: the memory this
+        /// machine has available].
+        #[arg(long, value_parser = parse_size)]
+        max_memory: Option<u64>,
     },
     /// Run the benchmark ladder: wall time, throughput, peak memory and phase split per rung.
     Bench {
@@ -197,9 +207,16 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Validate { scenario } => match load_scenario_with_warnings(&scenario) {
+        Command::Validate {
+            scenario,
+            max_memory,
+        } => match load_scenario_with_warnings(&scenario) {
             Ok((s, warnings)) => {
                 print_warnings(&warnings);
+                let out = default_out_dir(&scenario);
+                if let Err(failure) = check_resources(&s, &scenario, &out, max_memory) {
+                    return failure;
+                }
                 let mechanisms: Vec<String> = s
                     .mechanisms
                     .iter()
@@ -231,6 +248,7 @@ fn main() -> ExitCode {
             format,
             trades,
             quiet,
+            max_memory,
         } => {
             let mut scenario = match load_scenario_with_warnings(&path) {
                 Ok((s, warnings)) => {
@@ -255,6 +273,9 @@ fn main() -> ExitCode {
             }
             scenario.output.trades |= trades;
             let out = out.unwrap_or_else(|| default_out_dir(&path));
+            if let Err(failure) = check_resources(&scenario, &path, &out, max_memory) {
+                return failure;
+            }
             let progress = progress_bar(u64::from(scenario.steps), quiet, "tick");
             let signals = Signals::install();
             let result = run_to_directory_until(
@@ -582,6 +603,49 @@ fn bench_table(reports: &[bench::RungReport]) -> String {
         .map(|r| (format!("{:<4}", r.rung), r.phase_seconds.as_slice()));
     out.push_str(&phase_split_table("rung", rows));
     out
+}
+
+/// Refuses a scenario that needs more memory than the machine has (or `max_memory`), or
+/// would write more than the disk under `out` holds: a located scenario error, status 2.
+fn check_resources(
+    scenario: &Scenario,
+    path: &Path,
+    out: &Path,
+    max_memory: Option<u64>,
+) -> Result<(), ExitCode> {
+    let mut limits = Limits::of_this_machine(Some(out));
+    if max_memory.is_some() {
+        limits.memory_bytes = max_memory;
+    }
+    let problems = dealersim::sim::resources::check(scenario, &limits);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let source = std::fs::read_to_string(path).unwrap_or_default();
+    Err(scenario_failure(&located(path, &source, problems)))
+}
+
+/// A size as people write it: bytes, or with a K, M, G or T suffix (powers of 1024;
+/// `iB`/`B` after it allowed), e.g. `8G`, `512MiB`, `1.5g`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let body = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (number, scale) = match body.chars().last() {
+        Some('k') => (&body[..body.len() - 1], 1u64 << 10),
+        Some('m') => (&body[..body.len() - 1], 1 << 20),
+        Some('g') => (&body[..body.len() - 1], 1 << 30),
+        Some('t') => (&body[..body.len() - 1], 1 << 40),
+        _ => (body, 1),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok((x * scale as f64) as u64),
+        _ => Err(format!(
+            "`{text}` is not a size (e.g. 8G, 512M, 1073741824)"
+        )),
+    }
 }
 
 fn scenario_failure(error: &ScenarioError) -> ExitCode {

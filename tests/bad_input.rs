@@ -468,3 +468,32 @@ fn a_full_stdout_is_a_clear_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A population the machine cannot hold is refused before anything is allocated, naming
+/// the field and what it would need (issue 12: a count of 4e9 validated, then aborted).
+#[test]
+fn a_population_too_large_for_the_machine_is_refused() {
+    Case::edit("count: 20", "count: 4000000000").rejects(&[
+        "mechanisms[0].investors",
+        "needs about",
+        "of memory",
+    ]);
+}
+
+/// `--max-memory` sets the limit below the machine's.
+#[test]
+fn max_memory_is_a_limit() {
+    let case = Case::new(BASE);
+    for command in ["validate", "run"] {
+        let output = dealersim(&[command, path_str(&case.scenario), "--max-memory", "1K"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("more than the 1.00 KiB available"),
+            "{stderr}"
+        );
+    }
+    let output = dealersim(&["validate", path_str(&case.scenario), "--max-memory", "lots"]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a size"));
+}

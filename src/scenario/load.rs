@@ -242,6 +242,12 @@ pub fn check(scenario: &Scenario, source: &str, path: &Path) -> Result<(), Scena
     if problems.is_empty() {
         return Ok(());
     }
+    Err(located(path, source, problems))
+}
+
+/// `problems` of the scenario file at `path` (text `source`), each located at its field
+/// (or its nearest written parent): the error the CLI prints.
+pub fn located(path: &Path, source: &str, problems: Vec<Problem>) -> ScenarioError {
     let locations = FieldLocations::scan(source);
     let problems = problems
         .into_iter()
@@ -254,8 +260,8 @@ pub fn check(scenario: &Scenario, source: &str, path: &Path) -> Result<(), Scena
             }
         })
         .collect();
-    Err(ScenarioError::Invalid {
+    ScenarioError::Invalid {
         path: path.to_path_buf(),
         problems,
-    })
+    }
 }

@@ -12,6 +12,7 @@ use crate::output::DeclaredTable;
 use crate::output::row::{OwnedCell, TableSpec};
 use crate::scenario::{Checker, Scenario};
 use crate::schedule::{MechanismSet, TickPhase};
+use crate::sim::resources::ResourceEstimate;
 
 /// A market mechanism: its configuration (one entry of the scenario's `mechanisms`)
 /// together with everything it does in a run. Implemented by each mechanism's config
@@ -46,6 +47,11 @@ pub trait Mechanism: Sync {
 
     /// The run's results so far: rows for the summary table and for the terminal.
     fn summary(&self, world: &mut World) -> Summary;
+
+    /// What a run of this config will need: peak memory and output size, with the
+    /// fields that drive each (under `path`, `mechanisms[i]`). Checked against the
+    /// machine before anything is built ([`crate::sim::resources::check`]).
+    fn resource_estimate(&self, scenario: &Scenario, path: &str) -> ResourceEstimate;
 
     /// Entity counts for the manifest, by role (`[("buyers", 10), ("sellers", 2)]`).
     fn population(&self) -> Vec<(&'static str, u64)>;

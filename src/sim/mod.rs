@@ -3,6 +3,7 @@
 //! (`run_to_directory`). Everything mechanism-specific goes through [`Mechanism`].
 
 pub mod mechanism;
+pub mod resources;
 mod run;
 
 use bevy_ecs::prelude::*;
@@ -58,7 +59,11 @@ impl Simulation {
     /// # Errors
     /// [`SimError::Invalid`] when the scenario fails validation.
     pub fn new(scenario: &Scenario) -> Result<Self, SimError> {
-        let problems = validate(scenario);
+        let mut problems = validate(scenario);
+        if problems.is_empty() {
+            // A population this machine cannot hold is refused, not aborted on.
+            problems = resources::check(scenario, &resources::Limits::of_this_machine(None));
+        }
         if !problems.is_empty() {
             return Err(SimError::Invalid(problems));
         }

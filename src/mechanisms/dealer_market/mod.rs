@@ -11,6 +11,7 @@ pub mod build;
 pub mod components;
 pub mod config;
 pub mod experiments;
+pub mod footprint;
 pub mod hedging;
 pub mod hedging_schedule;
 pub mod investors;
@@ -42,6 +43,7 @@ use crate::output::row::{TableRow, TableSpec};
 use crate::scenario::{Checker, Scenario};
 use crate::schedule::TickPhase;
 use crate::sim::mechanism::{Mechanism, Summary, Systems, TextTable};
+use crate::sim::resources::ResourceEstimate;
 use crate::sim::{SimError, Simulation};
 use records::{MetricsRow, SummaryRow, TierRow, TradeRow};
 use tiering::TieringMethod;
@@ -146,6 +148,10 @@ impl Mechanism for DealerMarketConfig {
             rows: makers.iter().map(TableRow::to_owned_cells).collect(),
             display,
         }
+    }
+
+    fn resource_estimate(&self, scenario: &Scenario, path: &str) -> ResourceEstimate {
+        footprint::estimate(self, scenario, path)
     }
 
     fn population(&self) -> Vec<(&'static str, u64)> {

@@ -1,0 +1,143 @@
+//! What a run will need before it starts: memory and output size estimated from the
+//! scenario (each mechanism estimates its own), held against what the machine has, so
+//! a population that cannot be allocated is refused with its fields named instead of
+//! aborting mid-build, and a run that would fill the disk is refused before it starts.
+
+use std::path::Path;
+
+use crate::scenario::{Problem, Scenario};
+
+/// A mechanism's estimate of what a run needs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceEstimate {
+    /// Peak memory, bytes.
+    pub memory_bytes: u64,
+    /// How the memory is made up, for the message (e.g. "10,000,000 agents × 156 B").
+    pub memory_detail: String,
+    /// The field whose value drives the memory (where the problem is reported).
+    pub memory_field: String,
+    /// Bytes of output tables, in the scenario's format.
+    pub output_bytes: u64,
+    /// How the output is made up.
+    pub output_detail: String,
+    /// The field whose value drives the output size.
+    pub output_field: String,
+}
+
+/// What the run may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of memory available (`None`: unknown, not checked).
+    pub memory_bytes: Option<u64>,
+    /// Free bytes where the output goes (`None`: unknown, not checked).
+    pub disk_bytes: Option<u64>,
+}
+
+impl Limits {
+    /// This machine's: available memory (`MemAvailable` of `/proc/meminfo`, where there is
+    /// one) and the free space of the file system that will hold `out_dir` (its nearest
+    /// existing ancestor), when given.
+    pub fn of_this_machine(out_dir: Option<&Path>) -> Self {
+        let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| mem_available(&text));
+        let disk_bytes = out_dir.and_then(|dir| {
+            let existing = dir.ancestors().find(|a| a.exists())?;
+            fs4::available_space(existing).ok()
+        });
+        Self {
+            memory_bytes,
+            disk_bytes,
+        }
+    }
+}
+
+/// `MemAvailable` of a `/proc/meminfo` text, in bytes.
+fn mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Problems with running `scenario` within `limits`: one per mechanism whose estimate
+/// exceeds the memory, one for the output size against the disk.
+pub fn check(scenario: &Scenario, limits: &Limits) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let estimates: Vec<ResourceEstimate> = scenario
+        .mechanisms
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            m.as_mechanism()
+                .resource_estimate(scenario, &format!("mechanisms[{i}]"))
+        })
+        .collect();
+    let memory: u64 = estimates.iter().map(|e| e.memory_bytes).sum();
+    if let Some(available) = limits.memory_bytes
+        && memory > available
+        && let Some(largest) = estimates.iter().max_by_key(|e| e.memory_bytes)
+    {
+        problems.push(Problem {
+            path: largest.memory_field.clone(),
+            message: format!(
+                "the run needs about {} of memory ({}), more than the {} available: \
+                 shrink the population, or run on a larger machine",
+                human(memory),
+                largest.memory_detail,
+                human(available)
+            ),
+        });
+    }
+    let output: u64 = estimates.iter().map(|e| e.output_bytes).sum();
+    if let Some(free) = limits.disk_bytes
+        && output > free
+        && let Some(largest) = estimates.iter().max_by_key(|e| e.output_bytes)
+    {
+        problems.push(Problem {
+            path: largest.output_field.clone(),
+            message: format!(
+                "the run would write about {} of tables ({}), more than the {} free where \
+                 they go: fewer steps, fewer snapshots or no per-trade table",
+                human(output),
+                largest.output_detail,
+                human(free)
+            ),
+        });
+    }
+    problems
+}
+
+/// Bytes in binary units with three significant digits: "512 B", "4.20 GiB".
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_available_is_read_in_bytes() {
+        let text = "MemTotal:       24000000 kB\nMemFree:  1 kB\nMemAvailable:   2048 kB\n";
+        assert_eq!(mem_available(text), Some(2 * 1024 * 1024));
+        assert_eq!(mem_available("MemTotal: 5 kB\n"), None);
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(3 << 30), "3.00 GiB");
+        assert_eq!(human(1536), "1.50 KiB");
+    }
+}
