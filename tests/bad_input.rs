@@ -497,3 +497,12 @@ fn max_memory_is_a_limit() {
     assert_eq!(output.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not a size"));
 }
+
+/// RON's long forms get advice on the short one.
+#[test]
+fn long_ron_forms_get_advice() {
+    Case::edit("hedging: (horizon: 20)", "hedging: Some((horizon: 20))")
+        .rejects(&["for `field: Some((...))`"]);
+    Case::edit("AverageYield(tiers: 5)", "AverageYield((tiers: 5))")
+        .rejects(&["for `Variant((field: ...))`"]);
+}

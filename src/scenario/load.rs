@@ -214,9 +214,34 @@ pub fn parse_scenario(source: &str, path: &Path) -> Result<Scenario, ScenarioErr
     parse_ron(source).map_err(|f| ScenarioError::Parse {
         path: path.to_path_buf(),
         position: f.position,
-        message: advice_for_moved_field(&f).unwrap_or(f.message),
+        message: advice_for_moved_field(&f)
+            .or_else(|| advice_for_long_form(source, &f))
+            .unwrap_or(f.message),
         field_path: f.field_path,
     })
+}
+
+/// The message for RON's long forms, which the always-on extensions refuse:
+/// `Some((…))` and `Variant((…))` stop the parser just inside the double parentheses.
+pub fn advice_for_long_form(source: &str, failure: &RonFailure) -> Option<String> {
+    let line = without_bom(source)
+        .lines()
+        .nth(failure.position.line.checked_sub(1)?)?;
+    // The parser stops at the inner parenthesis: look at the text up to and including it.
+    let before: String = line.chars().take(failure.position.column).collect();
+    let before = before.trim_end();
+    if !before.ends_with("((") {
+        return None;
+    }
+    let form = if before.trim_end_matches('(').ends_with("Some") {
+        "write `field: (...)` for `field: Some((...))`"
+    } else {
+        "write `Variant(field: ...)` for `Variant((field: ...))`"
+    };
+    Some(format!(
+        "{}: the long form is not accepted; {form} (docs/scenarios.md)",
+        failure.message
+    ))
 }
 
 /// The message for a field of an old-style file that now lives in a mechanism (the
