@@ -67,6 +67,8 @@ impl Simulation {
         if !problems.is_empty() {
             return Err(SimError::Invalid(problems));
         }
+        let _setup = tracing::info_span!("setup", scenario = %scenario.name).entered();
+        let started = std::time::Instant::now();
         let mut world = World::new();
         market::insert_market(&mut world, &scenario.market, scenario.seed, scenario.steps);
         world.init_resource::<Faults>();
@@ -77,7 +79,17 @@ impl Simulation {
             let mechanism = config.as_mechanism();
             mechanism.build(scenario, &mut world);
             mechanism.install(&mut Systems::new(&mut schedule, index));
+            tracing::info!(
+                mechanism = mechanism.kind(),
+                population = ?mechanism.population(),
+                "built"
+            );
         }
+        tracing::info!(
+            entities = world.entities().len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "world built"
+        );
         Ok(Self {
             world,
             schedule,
@@ -184,6 +196,11 @@ impl Simulation {
                 "accounting invariant broken at tick {tick}: residual {residual}"
             );
         }
+        tracing::debug!(
+            tick,
+            price = self.world.resource::<market::MarketState>().price,
+            "tick done"
+        );
         self.world.resource_mut::<Clock>().tick = tick + 1;
         Ok(())
     }

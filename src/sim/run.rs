@@ -96,7 +96,14 @@ fn run_and_write(
         );
     }
     simulation.set_recorder(recorder);
+    // With `RUST_LOG=info` the run reports its time per phase (the timers cost a few
+    // µs a tick, so they run only when someone reads them).
+    let log_phases = tracing::enabled!(tracing::Level::INFO);
+    if log_phases {
+        simulation.enable_phase_timers();
+    }
 
+    let run_span = tracing::info_span!("run", steps = scenario.steps).entered();
     let started = Instant::now();
     while simulation.tick() < scenario.steps {
         if stop.load(Ordering::Relaxed) {
@@ -108,6 +115,15 @@ fn run_and_write(
         on_tick(simulation.tick());
     }
     let wall_time_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(seconds = wall_time_seconds, "ticks done");
+    if let Some(seconds) = simulation.phase_seconds() {
+        for (phase, seconds) in crate::schedule::TickPhase::ALL.iter().zip(seconds) {
+            tracing::info!(?phase, seconds, "phase total");
+        }
+    }
+    drop(run_span);
+    let _write_span = tracing::info_span!("write outputs", dir = %out_dir.display()).entered();
+    let writing = Instant::now();
 
     let mut files = Vec::new();
     for table in simulation.take_recorder().into_tables()? {
@@ -168,6 +184,11 @@ fn run_and_write(
     let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     staged.add_file("manifest.json", &manifest_json)?;
     let files = staged.commit()?;
+    tracing::info!(
+        files = files.len(),
+        seconds = writing.elapsed().as_secs_f64(),
+        "outputs committed"
+    );
     let known: Vec<&'static str> = declared
         .iter()
         .map(|t| t.spec.name)
