@@ -91,6 +91,11 @@ impl PricePath {
         self.window[offset]
     }
 
+    /// Number of prices kept (the look-ahead window): bounded on any run length.
+    pub fn kept(&self) -> usize {
+        self.window.len()
+    }
+
     /// Drops prices before `tick`, bounding memory on long runs.
     pub fn forget_before(&mut self, tick: u64) {
         while self.first_tick < tick && self.window.len() > 1 {
