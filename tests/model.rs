@@ -360,3 +360,29 @@ fn truncated_sizes_are_counted() {
     assert!(counted > 0);
     assert_eq!(counted, at_cap);
 }
+
+/// A schedule that cannot finish (|z| > N·v_max, or slices near v_max quoted above the
+/// mid) trades the largest slice that can trade instead of stopping the run: horizon 1
+/// and v_max just above the positions.
+#[test]
+fn an_infeasible_hedge_trades_the_largest_tradable_slice() {
+    let text = TEN_THOUSAND_HEDGERS
+        .replace("max_trade_size: 50.0", "max_trade_size: 11.9")
+        .replace("steps: 24,", "steps: 24,\n    market: (v_max: 12.0),")
+        .replace(
+            r#"(name: "A", alpha: 1.2),"#,
+            r#"(name: "A", alpha: 1.2, hedging: (horizon: 1)),"#,
+        );
+    let mut sim = Simulation::new(&scenario(&text)).expect("valid");
+    let (trades, _) = run_logged(&mut sim);
+    let hedges: Vec<&TradeRecord> = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Hedge)
+        .collect();
+    assert!(!hedges.is_empty());
+    assert!(
+        hedges
+            .iter()
+            .all(|t| t.spread < 1.0 && t.maker_signed_size.abs() < 12.0)
+    );
+}

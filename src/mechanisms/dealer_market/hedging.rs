@@ -53,8 +53,8 @@ pub(super) fn hedge_positions(
         .collect();
     let shape = state.curve.shape;
     let half_spread = board.half_spread;
-    // SPEC §2.3 limits a slice only by what the curve can price (v < v_max); a cap is an
-    // explicit hedging option (`max_slice`), off by default.
+    // SPEC §2.3 limits a slice only by what the curve can price (v < v_max, a quote below
+    // the mid); a cap is an explicit hedging option (`max_slice`), off by default.
     let largest_priceable = shape.v_max().next_down();
     let tick = clock.tick;
     let mid = state.price;
@@ -94,8 +94,7 @@ pub(super) fn hedge_positions(
                 .map(|(_, curve, tier)| curve.spread(half_spread, log_ratio, *tier))
                 .collect())
         };
-        // c(v) for the solver, called hundreds of times per solve: no allocation.
-        let best_spread = |size: f64| -> f64 {
+        let best_quote_for = |size: f64| -> f64 {
             shape.ratio(size).map_or(f64::INFINITY, |ratio| {
                 let log_ratio = ratio.ln();
                 others
@@ -104,6 +103,29 @@ pub(super) fn hedge_positions(
                     .fold(f64::INFINITY, f64::min)
             })
         };
+        // c(v) for the solver, called hundreds of times per solve: no allocation. A quote
+        // at or above the mid cannot be traded (a sell at P·(1 − s) ≤ 0): infinitely dear.
+        let best_spread = |size: f64| -> f64 {
+            let spread = best_quote_for(size);
+            if spread < 1.0 { spread } else { f64::INFINITY }
+        };
+        // The largest slice that can trade: below v_max and quoted below the mid. Quotes
+        // rise with size, so bisect; near v_max (λ < 2) S_ref explodes long before it.
+        let tradable = if best_spread(largest_priceable).is_finite() {
+            largest_priceable
+        } else {
+            let (mut lo, mut hi) = (0.0f64, largest_priceable);
+            for _ in 0..60 {
+                let mid_size = 0.5 * (lo + hi);
+                if best_spread(mid_size).is_finite() {
+                    lo = mid_size;
+                } else {
+                    hi = mid_size;
+                }
+            }
+            lo
+        };
+        let max_slice = config.max_slice.map_or(tradable, |cap| cap.min(tradable));
         let volatility = match config.volatility_estimate {
             VolatilityEstimate::Known => process.tick_volatility,
             VolatilityEstimate::Ewma(_) => variance.sqrt(),
@@ -114,13 +136,12 @@ pub(super) fn hedge_positions(
             horizon: config.horizon as usize,
             risk_aversion: config.risk_aversion,
             volatility,
-            max_slice: config
-                .max_slice
-                .map_or(largest_priceable, |cap| cap.min(largest_priceable)),
+            max_slice,
             spread: &best_spread,
         });
         let first_slice = schedule.slices.first().copied().unwrap_or(0.0);
-        let size = position.abs() * first_slice;
+        // |z|·(cap/|z|) can round a hair above the cap.
+        let size = (position.abs() * first_slice).min(max_slice);
         let tie_break = uniform(&mut makers[hedger_index].5.0);
         {
             let ledger = &mut makers[hedger_index].3;
