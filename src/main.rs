@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -274,9 +274,10 @@ fn main() -> ExitCode {
             }
             scenario.output.trades |= trades;
             let out = out.unwrap_or_else(|| default_out_dir(&path));
-            if let Err(failure) = check_resources(&scenario, &path, &out, max_memory) {
-                return failure;
-            }
+            let limits = match check_resources(&scenario, &path, &out, max_memory) {
+                Ok(limits) => limits,
+                Err(failure) => return failure,
+            };
             let progress = progress_bar(u64::from(scenario.steps), quiet, "tick");
             let signals = Signals::install();
             let result = run_to_directory_until(
@@ -285,6 +286,7 @@ fn main() -> ExitCode {
                 &out,
                 |done| progress.set_position(u64::from(done)),
                 &signals.stop,
+                &limits,
             );
             progress.finish_and_clear();
             match result {
@@ -613,14 +615,14 @@ fn check_resources(
     path: &Path,
     out: &Path,
     max_memory: Option<u64>,
-) -> Result<(), ExitCode> {
+) -> Result<Limits, ExitCode> {
     let mut limits = Limits::of_this_machine(Some(out));
     if max_memory.is_some() {
         limits.memory_bytes = max_memory;
     }
     let problems = dealersim::sim::resources::check(scenario, &limits);
     if problems.is_empty() {
-        return Ok(());
+        return Ok(limits);
     }
     let source = std::fs::read_to_string(path).unwrap_or_default();
     Err(scenario_failure(&located(path, &source, problems)))
@@ -696,36 +698,38 @@ fn stdout_failed(error: std::io::Error) -> ! {
 /// once (what it staged is removed by the next run or `dealersim clean`).
 struct Signals {
     stop: Arc<AtomicBool>,
-    interrupted: Arc<AtomicBool>,
+    /// The signal that asked to stop (0: none yet).
+    which: Arc<AtomicUsize>,
 }
 
 impl Signals {
     fn install() -> Self {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let stop = Arc::new(AtomicBool::new(false));
-        let interrupted = Arc::new(AtomicBool::new(false));
+        let which = Arc::new(AtomicUsize::new(0));
         for (signal, status) in [(SIGINT, EXIT_SIGINT), (SIGTERM, EXIT_SIGTERM)] {
-            // Registered before the flag, so it sees the flag as it was: set only by an
-            // earlier signal.
+            // In registration order: a second signal (the flag already set) ends the
+            // process; the signal's number is stored before the flag that the run reads,
+            // so whoever sees the flag sees which signal set it.
             let installed = signal_hook::flag::register_conditional_shutdown(
                 signal,
                 i32::from(status),
                 Arc::clone(&stop),
             )
+            .and_then(|_| {
+                signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)
+            })
             .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)));
             if let Err(error) = installed {
                 tracing::warn!("cannot handle signal {signal}: {error}");
             }
         }
-        if let Err(error) = signal_hook::flag::register(SIGINT, Arc::clone(&interrupted)) {
-            tracing::warn!("cannot handle SIGINT: {error}");
-        }
-        Self { stop, interrupted }
+        Self { stop, which }
     }
 
     /// 130 after SIGINT, 143 after SIGTERM (128 + the signal, as shells report).
     fn exit_status(&self) -> u8 {
-        if self.interrupted.load(Ordering::Relaxed) {
+        if self.which.load(Ordering::SeqCst) == signal_hook::consts::SIGINT as usize {
             EXIT_SIGINT
         } else {
             EXIT_SIGTERM

@@ -73,10 +73,30 @@ fn accounting_is_conserved_every_tick_of_a_long_run() {
     }
 }
 
+/// Every reward component recomputed from the trade table alone, for hedges with the
+/// other market makers (A) and on the exchange (C, in the second run): the quoting side
+/// earns the spread and the position revenue of what it took; the hedger pays the
+/// spread and is credited the position revenue of what it gave away.
 #[test]
 fn reward_components_match_a_recomputation_from_the_trades() {
-    let mut sim = Simulation::new(&scenario(BUSY_MARKET)).expect("valid");
+    let on_the_exchange = BUSY_MARKET.replace(
+        r#"(name: "C", alpha: 1.1, tier_penalty: 1e-5, hedging: None),"#,
+        r#"(name: "C", alpha: 1.1, tier_penalty: 1e-5, hedging: (venue: Exchange)),"#,
+    );
+    assert_ne!(on_the_exchange, BUSY_MARKET);
+    for (text, exchange) in [(BUSY_MARKET, false), (on_the_exchange.as_str(), true)] {
+        reward_components_match_the_trades(text, exchange);
+    }
+}
+
+fn reward_components_match_the_trades(text: &str, exchange: bool) {
+    let mut sim = Simulation::new(&scenario(text)).expect("valid");
     let (trades, prices) = run_logged(&mut sim);
+    assert_eq!(
+        trades.iter().any(|t| t.kind == TradeKind::ExchangeHedge),
+        exchange,
+        "exchange hedges"
+    );
     let t_m = 4usize;
     let makers = ledgers(&mut sim);
     assert!(
@@ -92,6 +112,18 @@ fn reward_components_match_a_recomputation_from_the_trades() {
         for t in &trades {
             let mid = prices[t.tick as usize].1;
             let paid = t.spread * t.maker_signed_size.abs() * mid;
+            if t.kind == TradeKind::ExchangeHedge {
+                // `maker` is the hedger and the size its own side: it pays the spread and
+                // is credited the position revenue of that side.
+                if t.maker == m {
+                    hedging_cost += paid;
+                    position += t.maker_signed_size;
+                    if let Some(&(_, later)) = prices.get(t.tick as usize + t_m) {
+                        position_revenue += (later - mid) * t.maker_signed_size;
+                    }
+                }
+                continue;
+            }
             if t.maker == m {
                 spread_revenue += paid;
                 position += t.maker_signed_size;
@@ -129,7 +161,9 @@ fn reward_components_match_a_recomputation_from_the_trades() {
         assert!(close(ledger.total.total(), total));
     }
     // The market maker that never hedges pays no hedging cost.
-    assert_eq!(makers[2].0.total.hedging_cost, 0.0);
+    if !exchange {
+        assert_eq!(makers[2].0.total.hedging_cost, 0.0);
+    }
 }
 
 #[test]

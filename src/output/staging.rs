@@ -80,11 +80,7 @@ impl StagedOutput {
                 stale.display()
             );
         }
-        let (parent, prefix) = staging_place(dir);
-        let staging = tempfile::Builder::new()
-            .prefix(&format!("{prefix}{}-", std::process::id()))
-            .tempdir_in(&parent)
-            .map_err(|e| io_error("create staging directory beside", dir, e))?;
+        let staging = create_staging(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             staged: Vec::new(),
@@ -260,32 +256,91 @@ pub(crate) fn validate_name(name: &str) -> Result<(), OutputError> {
     }
 }
 
-/// Where the staging of output directory `dir` lives: its parent, and the name prefix
-/// `.{dir name}.staging-` (followed by the process id and a random suffix).
-fn staging_place(dir: &Path) -> (PathBuf, String) {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let name = dir
-        .file_name()
-        .map_or_else(|| "out".to_string(), |n| n.to_string_lossy().into_owned());
-    (parent, format!(".{name}.staging-"))
+/// Where the staging of output directory `dir` may live, in order of preference:
+/// beside it (its parent, prefix `.{dir name}.staging-`), and inside it (prefix
+/// `.staging-`) for when the parent cannot be written or is another file system (a
+/// mount point), where a rename into `dir` would fail. The path is made absolute first,
+/// so `.`, `..` and `a/..` name the directory itself.
+fn staging_places(dir: &Path) -> Vec<(PathBuf, String)> {
+    let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut places = Vec::new();
+    if let (Some(parent), Some(name)) = (real.parent(), real.file_name()) {
+        places.push((
+            parent.to_path_buf(),
+            format!(".{}.staging-", name.to_string_lossy()),
+        ));
+    }
+    places.push((real, ".staging-".to_string()));
+    places
 }
 
-/// Removes the staging directories that runs into `dir` left behind: those whose process
-/// is gone (`/proc/<pid>` on Linux), or every one but this process's when `force` is set
-/// (`dealersim clean`). Returns what was removed; failures are logged, not fatal.
+/// Whether `a` and `b` are on one file system (a rename between them works).
+fn same_file_system(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (fs::metadata(a), fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        true
+    }
+}
+
+/// The run's staging directory: beside `dir` when it can be, else inside it.
+fn create_staging(dir: &Path) -> Result<tempfile::TempDir, OutputError> {
+    let pid = std::process::id();
+    let places = staging_places(dir);
+    let last = places.len() - 1;
+    for (i, (parent, prefix)) in places.into_iter().enumerate() {
+        if i < last && !same_file_system(&parent, dir) {
+            continue;
+        }
+        match tempfile::Builder::new()
+            .prefix(&format!("{prefix}{pid}-"))
+            .tempdir_in(&parent)
+        {
+            Ok(staging) => return Ok(staging),
+            Err(e) if i == last => return Err(io_error("create staging directory for", dir, e)),
+            Err(_) => continue,
+        }
+    }
+    Err(io_error(
+        "create staging directory for",
+        dir,
+        io::Error::other("no place to stage"),
+    ))
+}
+
+/// Removes the staging directories that runs into `dir` left behind (beside it or inside
+/// it): those whose process is gone (`/proc/<pid>` on Linux; elsewhere a process is
+/// taken to be alive), or every one but this process's when `force` is set. Returns what was removed; failures are logged, not fatal.
 pub fn remove_stale_staging(dir: &Path, force: bool) -> Vec<PathBuf> {
-    let (parent, prefix) = staging_place(dir);
-    let Ok(entries) = fs::read_dir(&parent) else {
-        return Vec::new();
-    };
     let own = std::process::id();
     let mut removed = Vec::new();
+    for (parent, prefix) in staging_places(dir) {
+        let Ok(entries) = fs::read_dir(&parent) else {
+            continue;
+        };
+        remove_stale_in(entries, &prefix, own, force, &mut removed);
+    }
+    removed
+}
+
+fn remove_stale_in(
+    entries: fs::ReadDir,
+    prefix: &str,
+    own: u32,
+    force: bool,
+    removed: &mut Vec<PathBuf>,
+) {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(&prefix) else {
+        let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
         let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
@@ -302,7 +357,6 @@ pub fn remove_stale_staging(dir: &Path, force: bool) -> Vec<PathBuf> {
             }
         }
     }
-    removed
 }
 
 /// Whether process `pid` is running. Where it cannot be told, it is assumed to be, so

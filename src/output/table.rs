@@ -1052,6 +1052,27 @@ mod tests {
         );
     }
 
+    /// `a/..` names `a`'s parent: the staging goes beside that directory, not inside it.
+    #[test]
+    fn a_dotted_path_is_staged_beside_the_directory_it_names() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let named = tmp.path().join("run");
+        fs::create_dir_all(named.join("sub")).expect("mkdir");
+        let out = StagedOutput::create(&named.join("sub").join("..")).expect("create");
+        let staging = fs::canonicalize(out.staging_dir()).expect("staging exists");
+        assert_eq!(
+            staging.parent(),
+            Some(fs::canonicalize(tmp.path()).expect("tmp").as_path())
+        );
+        assert!(
+            staging
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".run.staging-")),
+            "{}",
+            staging.display()
+        );
+    }
+
     #[test]
     fn dropping_without_commit_leaves_nothing() {
         let tmp = tempfile::tempdir().expect("tempdir");

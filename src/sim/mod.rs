@@ -59,10 +59,20 @@ impl Simulation {
     /// # Errors
     /// [`SimError::Invalid`] when the scenario fails validation.
     pub fn new(scenario: &Scenario) -> Result<Self, SimError> {
+        Self::within(scenario, &resources::Limits::of_this_machine(None))
+    }
+
+    /// As [`Simulation::new`], with the memory (and disk) the run may use given, e.g. a
+    /// `--max-memory` above or below what the machine reports.
+    ///
+    /// # Errors
+    /// [`SimError::Invalid`] when the scenario fails validation or needs more than
+    /// `limits` allow.
+    pub fn within(scenario: &Scenario, limits: &resources::Limits) -> Result<Self, SimError> {
         let mut problems = validate(scenario);
         if problems.is_empty() {
-            // A population this machine cannot hold is refused, not aborted on.
-            problems = resources::check(scenario, &resources::Limits::of_this_machine(None));
+            // A population the machine cannot hold is refused, not aborted on.
+            problems = resources::check(scenario, limits);
         }
         if !problems.is_empty() {
             return Err(SimError::Invalid(problems));

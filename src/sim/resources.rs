@@ -38,11 +38,29 @@ impl Limits {
     /// one) and the free space of the file system that will hold `out_dir` (its nearest
     /// existing ancestor), when given.
     pub fn of_this_machine(out_dir: Option<&Path>) -> Self {
-        let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+        let available = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|text| mem_available(&text));
+        // In a container the cgroup's limit, not the host's free memory, is what counts.
+        let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok());
+        let memory_bytes = match (available, cgroup) {
+            (Some(a), Some(c)) => Some(a.min(c)),
+            (a, c) => a.or(c),
+        };
         let disk_bytes = out_dir.and_then(|dir| {
-            let existing = dir.ancestors().find(|a| a.exists())?;
+            // A relative path's last ancestor is "", which names the current directory.
+            let existing = dir
+                .ancestors()
+                .map(|a| {
+                    if a.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        a
+                    }
+                })
+                .find(|a| a.exists())?;
             fs4::available_space(existing).ok()
         });
         Self {
@@ -132,6 +150,12 @@ mod tests {
         let text = "MemTotal:       24000000 kB\nMemFree:  1 kB\nMemAvailable:   2048 kB\n";
         assert_eq!(mem_available(text), Some(2 * 1024 * 1024));
         assert_eq!(mem_available("MemTotal: 5 kB\n"), None);
+    }
+
+    #[test]
+    fn a_relative_output_directory_still_gets_a_disk_check() {
+        let limits = Limits::of_this_machine(Some(Path::new("no/such/relative/dir")));
+        assert!(limits.disk_bytes.is_some());
     }
 
     #[test]

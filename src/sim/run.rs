@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::mechanism::Summary;
+use super::resources::Limits;
 use super::{SimError, Simulation};
 use crate::output::manifest::{Manifest, ManifestFile, ManifestMechanism, sha256_hex};
 use crate::output::table::{Cell, StagedOutput, TableFormat};
@@ -39,18 +40,15 @@ pub fn run_to_directory(
     out_dir: &Path,
     on_tick: impl FnMut(u32),
 ) -> Result<RunReport, SimError> {
-    run_to_directory_until(
-        scenario,
-        scenario_source,
-        out_dir,
-        on_tick,
-        &AtomicBool::new(false),
-    )
+    let limits = Limits::of_this_machine(None);
+    let stop = AtomicBool::new(false);
+    run_to_directory_until(scenario, scenario_source, out_dir, on_tick, &stop, &limits)
 }
 
 /// As [`run_to_directory`], stopping between ticks once `stop` is set (by a signal
 /// handler, say) with [`SimError::Interrupted`]: the staged files are removed and the
-/// output directory keeps only what it held before.
+/// output directory keeps only what it held before. The World is built
+/// [`within`](Simulation::within) `limits`.
 ///
 /// # Errors
 /// As [`run_to_directory`], and [`SimError::Interrupted`].
@@ -60,9 +58,10 @@ pub fn run_to_directory_until(
     out_dir: &Path,
     on_tick: impl FnMut(u32),
     stop: &AtomicBool,
+    limits: &Limits,
 ) -> Result<RunReport, SimError> {
     output::leave_nothing_on_error(out_dir, || {
-        run_and_write(scenario, scenario_source, out_dir, on_tick, stop)
+        run_and_write(scenario, scenario_source, out_dir, on_tick, stop, limits)
     })
 }
 
@@ -72,8 +71,9 @@ fn run_and_write(
     out_dir: &Path,
     mut on_tick: impl FnMut(u32),
     stop: &AtomicBool,
+    limits: &Limits,
 ) -> Result<RunReport, SimError> {
-    let mut simulation = Simulation::new(scenario)?;
+    let mut simulation = Simulation::within(scenario, limits)?;
     let resolved = scenario.to_ron()?;
     let mut staged = StagedOutput::create(out_dir)?;
     let format = match scenario.output.format {

@@ -36,26 +36,45 @@ pub fn mass_above(mean: f64, dispersion: f64, cap: f64) -> f64 {
     0.5 * libm::erfc((cap.ln() - mu) / (dispersion * std::f64::consts::SQRT_2))
 }
 
-/// Warns when some investor of a size law trades above `cap` more than
-/// [`CLIPPED_MASS_WARNING`] of the time: its largest mean with the worst dispersion in its
-/// range (the tail is not monotone in σ, so the range is scanned).
-fn warn_if_clipped(c: &mut Checker, path: &str, mean: f64, dispersions: (f64, f64), cap: f64) {
-    if !(mean.is_finite() && dispersions.0.is_finite() && dispersions.1.is_finite()) {
-        return;
+/// The value of `law` at quantile `u` in (0, 1).
+fn quantile(law: &ParamDistribution, u: f64) -> f64 {
+    match *law {
+        ParamDistribution::Const(x) => x,
+        ParamDistribution::Uniform { min, max } => min + (max - min) * u,
+        ParamDistribution::LogUniform { min, max } => (min.ln() + (max.ln() - min.ln()) * u).exp(),
     }
-    let (lo, hi) = dispersions;
-    let steps = if hi > lo { 64 } else { 0 };
-    let worst = (0..=steps)
-        .map(|k| lo + (hi - lo) * k as f64 / steps.max(1) as f64)
-        .map(|sigma| mass_above(mean, sigma, cap))
-        .fold(0.0, f64::max);
-    if worst > CLIPPED_MASS_WARNING {
+}
+
+/// The share of trades above `cap` of a population whose mean sizes and dispersions are
+/// drawn from `means` and `dispersions` (independently, as a group draws them): the
+/// tail P(v > cap) averaged over a 32 × 32 grid of their quantiles.
+pub fn group_mass_above(
+    means: &ParamDistribution,
+    dispersions: &ParamDistribution,
+    cap: f64,
+) -> f64 {
+    const GRID: usize = 32;
+    let at = |k: usize| (k as f64 + 0.5) / GRID as f64;
+    let mut total = 0.0;
+    for i in 0..GRID {
+        let mean = quantile(means, at(i));
+        for j in 0..GRID {
+            total += mass_above(mean, quantile(dispersions, at(j)), cap);
+        }
+    }
+    total / (GRID * GRID) as f64
+}
+
+/// Warns when a size law puts more than [`CLIPPED_MASS_WARNING`] of its trades above
+/// `cap`, where they are truncated.
+fn warn_if_clipped(c: &mut Checker, path: &str, share: f64, what: &str, cap: f64) {
+    if share.is_finite() && share > CLIPPED_MASS_WARNING {
         c.warn(
             path,
             format!(
-                "{:.2}% of trades (mean size {mean}) would be drawn above max_trade_size ({cap}) \
-                 and truncated to it; the run counts them (`clipped_trades`)",
-                100.0 * worst
+                "{:.2}% of {what} trades would be drawn above max_trade_size ({cap}) and \
+                 truncated to it; the run counts them (`clipped_trades`)",
+                100.0 * share
             ),
         );
     }
@@ -151,13 +170,11 @@ fn check_investor(c: &mut Checker, path: &str, p: &InvestorParams, max_size: f64
         p.size_dispersion,
         Range::Closed(0.0, MAX_SIZE_DISPERSION),
     );
-    warn_if_clipped(
-        c,
-        &format!("{path}.size_mean"),
-        p.size_mean,
-        (p.size_dispersion, p.size_dispersion),
-        max_size,
-    );
+    if p.size_mean.is_finite() && p.size_dispersion.is_finite() {
+        let share = mass_above(p.size_mean, p.size_dispersion, max_size);
+        let what = format!("this investor's (mean size {})", p.size_mean);
+        warn_if_clipped(c, &format!("{path}.size_mean"), share, &what, max_size);
+    }
     c.number(format!("{path}.p_buy"), p.p_buy, Range::Probability);
     c.number(
         format!("{path}.sophistication"),
@@ -190,13 +207,8 @@ fn check_group(c: &mut Checker, path: &str, g: &InvestorGroup, max_size: f64) {
         &g.size_dispersion,
         Range::Closed(0.0, MAX_SIZE_DISPERSION),
     );
-    let dispersions = match g.size_dispersion {
-        ParamDistribution::Const(x) => (x, x),
-        ParamDistribution::Uniform { min, max } | ParamDistribution::LogUniform { min, max } => {
-            (min, max)
-        }
-    };
-    warn_if_clipped(c, &size_path, largest_mean, dispersions, max_size);
+    let share = group_mass_above(&g.size_mean, &g.size_dispersion, max_size);
+    warn_if_clipped(c, &size_path, share, "the group's", max_size);
     c.distribution(&format!("{path}.p_buy"), &g.p_buy, Range::Probability);
     c.distribution(
         &format!("{path}.sophistication"),
@@ -424,13 +436,30 @@ mod tests {
     }
 
     #[test]
+    fn a_group_of_one_size_has_that_size_s_tail() {
+        let one = group_mass_above(
+            &ParamDistribution::Const(7.0),
+            &ParamDistribution::Const(0.5),
+            10.0,
+        );
+        assert!((one - mass_above(7.0, 0.5, 10.0)).abs() < 1e-12);
+        // Spreading the means over [0.5, 7] puts less of the group above the cap.
+        let spread = group_mass_above(
+            &ParamDistribution::Uniform { min: 0.5, max: 7.0 },
+            &ParamDistribution::Const(0.5),
+            10.0,
+        );
+        assert!(spread > 0.0 && spread < one);
+    }
+
+    #[test]
     fn a_law_that_often_exceeds_the_cap_is_warned_about() {
         let mut c = Checker::default();
-        warn_if_clipped(&mut c, "x", 7.0, (0.5, 0.5), 10.0);
+        warn_if_clipped(&mut c, "x", mass_above(7.0, 0.5, 10.0), "x", 10.0);
         assert!(c.into_problems().is_empty(), "a warning is not a problem");
         let mut c = Checker::default();
-        warn_if_clipped(&mut c, "x", 7.0, (0.5, 0.5), 10.0);
-        warn_if_clipped(&mut c, "y", 0.5, (0.5, 0.5), 10.0);
+        warn_if_clipped(&mut c, "x", mass_above(7.0, 0.5, 10.0), "x", 10.0);
+        warn_if_clipped(&mut c, "y", mass_above(0.5, 0.5, 10.0), "y", 10.0);
         let warnings = c.into_warnings();
         assert_eq!(warnings.len(), 1);
         assert_eq!(warnings[0].path, "x");

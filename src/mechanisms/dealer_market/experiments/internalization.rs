@@ -91,6 +91,9 @@ pub enum Pairing {
     SmallFrequent,
 }
 
+/// The most investors a reading may have: readings are paper-sized populations.
+const MAX_READING_INVESTORS: u32 = 10_000;
+
 fn half() -> f64 {
     0.5
 }
@@ -210,9 +213,37 @@ impl ExperimentDesign for InternalizationDesign {
             } else if !names.insert(reading.name.as_str()) {
                 fail("name", format!("duplicate reading `{}`", reading.name));
             }
+            // Bounded before the sizes are made: a reading is a paper-sized population.
+            if let Sizes::Even { count, .. } = reading.sizes
+                && !(2..=MAX_READING_INVESTORS).contains(&count)
+            {
+                fail(
+                    "sizes.count",
+                    format!("must be in 2..={MAX_READING_INVESTORS}, got {count}"),
+                );
+                continue;
+            }
             let sizes = reading.size_means();
-            if sizes.is_empty() || matches!(reading.sizes, Sizes::Even { count: 0..=1, .. }) {
-                fail("sizes", "needs at least two investors".into());
+            if sizes.len() < 2 || sizes.len() > MAX_READING_INVESTORS as usize {
+                fail(
+                    "sizes",
+                    format!(
+                        "needs 2 to {MAX_READING_INVESTORS} investors, got {}",
+                        sizes.len()
+                    ),
+                );
+            }
+            if sizes.windows(2).any(|w| w[0] > w[1]) {
+                fail(
+                    "sizes",
+                    "list the sizes smallest first (pairing depends on it)".into(),
+                );
+            }
+            if !(reading.dispersion.is_finite() && (0.0..=5.0).contains(&reading.dispersion)) {
+                fail(
+                    "dispersion",
+                    format!("must be in [0, 5], got {}", reading.dispersion),
+                );
             }
             if let Some(bad) = sizes.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
                 fail("sizes", format!("every size must be > 0, got {bad}"));
