@@ -111,8 +111,12 @@ pub(super) fn hedge_positions(
         };
         // The largest slice that can trade: below v_max and quoted below the mid. Quotes
         // rise with size, so bisect; near v_max (λ < 2) S_ref explodes long before it.
+        // A position that can be hedged whole in one slice needs no search: the solver
+        // never prices a slice above |z|, so any cap ≥ |z| gives it the same problem.
         let tradable = if best_spread(largest_priceable).is_finite() {
             largest_priceable
+        } else if best_spread(position.abs()).is_finite() {
+            position.abs()
         } else {
             let (mut lo, mut hi) = (0.0f64, largest_priceable);
             for _ in 0..60 {
