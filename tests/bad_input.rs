@@ -506,3 +506,41 @@ fn long_ron_forms_get_advice() {
     Case::edit("AverageYield(tiers: 5)", "AverageYield((tiers: 5))")
         .rejects(&["for `Variant((field: ...))`"]);
 }
+
+/// The renamed snapshot field gets advice on how to write it now.
+#[test]
+fn the_old_snapshot_interval_field_gets_advice() {
+    let old = r#"Scenario(
+    steps: 5,
+    mechanisms: [DealerMarket(
+        tier_snapshot_every: 0,
+        investors: [Investor(p_trade: 0.5, size_mean: 2.0)],
+        market_makers: [(name: "A"), (name: "B")],
+    )],
+)
+"#;
+    Case::new(old).rejects(&[
+        "case.ron:4:9",
+        "mechanisms[0].tier_snapshot_every",
+        "tier_snapshots: Every(k)",
+    ]);
+}
+
+/// A snapshot interval of 0 ticks is refused at its field, with the way to write "none".
+#[test]
+fn a_zero_snapshot_interval_is_refused() {
+    for choice in ["Every(0)", "Counts(0)"] {
+        let text = format!(
+            r#"Scenario(
+    steps: 5,
+    mechanisms: [DealerMarket(
+        tier_snapshots: {choice},
+        investors: [Investor(p_trade: 0.5, size_mean: 2.0)],
+        market_makers: [(name: "A"), (name: "B")],
+    )],
+)
+"#
+        );
+        Case::new(&text).rejects(&["case.ron:4:", "mechanisms[0].tier_snapshots", "write `Off`"]);
+    }
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 const LONG_RUN: &str = r#"Scenario(
     steps: 1000000,
     mechanisms: [DealerMarket(
-        tier_snapshot_every: 0,
+        tier_snapshots: Off,
         investors: [Group(count: 2000, p_trade: Const(0.1), size_mean: Const(2.0))],
         market_makers: [(name: "A"), (name: "B")],
     )],

@@ -420,3 +420,82 @@ fn an_infeasible_hedge_trades_the_largest_tradable_slice() {
             .all(|t| t.spread < 1.0 && t.maker_signed_size.abs() < 12.0)
     );
 }
+
+/// `tier_counts` (Counts(k)) holds exactly the per-tier totals of the full `tiers` table
+/// (Every(k)) of the same run: snapshots do not change the simulation, and a count is
+/// the number of rows at that tick, market maker, tier and counterparty kind.
+#[test]
+fn tier_counts_sum_the_full_snapshot() {
+    use std::collections::BTreeMap;
+    let text = |snapshots: &str| {
+        format!(
+            r#"Scenario(
+    seed: 17, steps: 11,
+    output: (format: Csv),
+    mechanisms: [DealerMarket(
+        tier_snapshots: {snapshots},
+        investors: [Group(count: 400, p_trade: Uniform(min: 0.05, max: 0.4), size_mean: LogUniform(min: 0.5, max: 20.0))],
+        market_makers: [
+            (name: "A", tiering: AverageYield(tiers: 4)),
+            (name: "B", tiering: RevenueRate(tiers: 3)),
+            (name: "C", tiering: Fixed(tiers: 5)),
+        ],
+    )],
+)"#
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |snapshots: &str, name: &str| {
+        let out = dir.path().join(name);
+        dealersim::run_to_directory(&scenario(&text(snapshots)), "t.ron", &out, |_| {})
+            .expect("run");
+        out
+    };
+    let full = run("Every(5)", "full");
+    let counts = run("Counts(5)", "counts");
+    assert!(!full.join("tier_counts.csv").exists());
+    assert!(!counts.join("tiers.csv").exists());
+
+    type Key = (u32, String, u32);
+    let mut expected: BTreeMap<Key, (u64, u64)> = BTreeMap::new();
+    let mut reader = csv::Reader::from_path(full.join("tiers.csv")).expect("tiers.csv");
+    for row in reader.records() {
+        let row = row.expect("row");
+        let key = (
+            row[0].parse().unwrap(),
+            row[1].to_string(),
+            row[5].parse().unwrap(),
+        );
+        let entry = expected.entry(key).or_default();
+        match &row[2] {
+            "investor" => entry.0 += 1,
+            _ => entry.1 += 1,
+        }
+    }
+    let mut got: BTreeMap<Key, (u64, u64)> = BTreeMap::new();
+    let mut per_book: BTreeMap<(u32, String), u64> = BTreeMap::new();
+    let mut reader = csv::Reader::from_path(counts.join("tier_counts.csv")).expect("counts");
+    for row in reader.records() {
+        let row = row.expect("row");
+        let (investors, makers): (u64, u64) = (row[3].parse().unwrap(), row[4].parse().unwrap());
+        *per_book
+            .entry((row[0].parse().unwrap(), row[1].to_string()))
+            .or_default() += investors + makers;
+        if investors + makers > 0 {
+            let key = (
+                row[0].parse().unwrap(),
+                row[1].to_string(),
+                row[2].parse().unwrap(),
+            );
+            got.insert(key, (investors, makers));
+        }
+    }
+    assert!(
+        per_book.values().all(|&n| n == 400 + 2),
+        "every other slot once: {per_book:?}"
+    );
+    assert_eq!(got, expected);
+    // Ticks 0, 5, 10 (the last), 3 market makers.
+    let ticks: std::collections::BTreeSet<u32> = got.keys().map(|k| k.0).collect();
+    assert_eq!(ticks.into_iter().collect::<Vec<_>>(), [0, 5, 10]);
+}

@@ -64,7 +64,7 @@ proptest! {
     steps: 40,
     market: (volatility: {volatility}),
     mechanisms: [DealerMarket(
-        tier_snapshot_every: 0,
+        tier_snapshots: Off,
         investors: [Group(count: 60, p_trade: Uniform(min: 0.01, max: {p_max}),
                           size_mean: LogUniform(min: 0.5, max: {size}))],
         market_makers: [

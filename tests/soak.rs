@@ -15,7 +15,7 @@ const BUSY: &str = r#"Scenario(
     steps: 4000,
     market: (volatility: 0.3),
     mechanisms: [DealerMarket(
-        tier_snapshot_every: 0,
+        tier_snapshots: Off,
         investors: [Group(count: 200, p_trade: Uniform(min: 0.05, max: 0.3),
                           size_mean: LogUniform(min: 0.5, max: 20.0))],
         market_makers: [

@@ -37,9 +37,19 @@ impl MechanismConfig {
 /// how to write them now; the loader turns an "unknown field" error on one of them into
 /// this advice.
 pub fn moved_field_advice(field: &str) -> Option<&'static str> {
+    // A field inside a mechanism is listed as `mechanisms[].name`, whatever the index.
+    let key = match field
+        .strip_prefix("mechanisms[")
+        .and_then(|rest| rest.split_once("]."))
+    {
+        Some((index, inner)) if index.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("mechanisms[].{inner}")
+        }
+        _ => field.to_string(),
+    };
     dealer_market::MOVED_FIELDS
         .iter()
-        .find(|(name, _)| *name == field)
+        .find(|(name, _)| *name == key)
         .map(|(_, advice)| *advice)
 }
 

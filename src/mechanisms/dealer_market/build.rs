@@ -90,9 +90,7 @@ pub fn build(config: &DealerMarketConfig, seed: u64, trades: bool, world: &mut W
             .map(|m| m.name.clone())
             .collect(),
     ));
-    world.insert_resource(TierSnapshots {
-        every: config.tier_snapshot_every,
-    });
+    world.insert_resource(TierSnapshots(config.snapshot_plan()));
     world.insert_resource(TradeLog {
         enabled: trades,
         trades: Vec::new(),

@@ -31,11 +31,81 @@ pub struct DealerMarketConfig {
     /// oracle's look-ahead). Default: 4 (one hour). Must be ≥ 1.
     #[serde(default = "defaults::position_horizon")]
     pub position_horizon: u32,
-    /// Write every market maker's scores and tiers every this many ticks (and at the last
-    /// tick) to `tiers`; 0 = never. One row per (market maker, counterparty), so large
-    /// populations want 0 or a long interval. Default: 96.
-    #[serde(default = "defaults::tier_snapshot_every")]
-    pub tier_snapshot_every: u32,
+    /// What the `tiers` and `tier_counts` tables hold: every book's score and tier of
+    /// every counterparty (`Every(k)`, `Final`), per-tier counts only (`Counts(k)`), or
+    /// nothing (`Off`). A full snapshot has one row per (market maker, counterparty), 20M
+    /// rows at a million investors and 20 market makers, so the default `Auto` writes full
+    /// snapshots every 96 ticks while a snapshot has at most 1,000,000 rows and per-tier
+    /// counts every 96 ticks above that. Snapshots are taken every k ticks and at the
+    /// last tick. Default: `Auto`.
+    #[serde(default)]
+    pub tier_snapshots: TierSnapshots,
+}
+
+/// What the dealer market writes of its books' tiers (see
+/// [`DealerMarketConfig::tier_snapshots`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TierSnapshots {
+    /// `Every(96)` while a snapshot has at most [`AUTO_FULL_SNAPSHOT_ROWS`] rows, else
+    /// `Counts(96)`.
+    #[default]
+    Auto,
+    /// No tier table.
+    Off,
+    /// Every score and tier, at the last tick only.
+    Final,
+    /// Every score and tier, every k ticks (k ≥ 1) and at the last tick.
+    Every(u32),
+    /// The number of counterparties in each tier of each book (`tier_counts`), every k
+    /// ticks (k ≥ 1) and at the last tick.
+    Counts(u32),
+}
+
+/// The largest full snapshot `TierSnapshots::Auto` writes, in rows (market makers ×
+/// counterparties): about 6 MB of Parquet.
+pub const AUTO_FULL_SNAPSHOT_ROWS: u64 = 1_000_000;
+
+/// Which table a snapshot plan writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotScope {
+    /// `tiers`: one row per (market maker, counterparty).
+    Full,
+    /// `tier_counts`: one row per (market maker, tier).
+    Counts,
+}
+
+/// A resolved snapshot plan: the scope and the interval (`None`: at the last tick only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotPlan {
+    /// What is written.
+    pub scope: SnapshotScope,
+    /// Every this many ticks (and at the last); `None`: at the last tick only.
+    pub every: Option<u32>,
+}
+
+impl TierSnapshots {
+    /// The plan for books with `rows_per_snapshot` (market maker, counterparty) pairs;
+    /// `None` when nothing is written.
+    pub fn plan(self, rows_per_snapshot: u64) -> Option<SnapshotPlan> {
+        let full = |every| SnapshotPlan {
+            scope: SnapshotScope::Full,
+            every,
+        };
+        let counts = |every| SnapshotPlan {
+            scope: SnapshotScope::Counts,
+            every,
+        };
+        match self {
+            Self::Auto if rows_per_snapshot <= AUTO_FULL_SNAPSHOT_ROWS => {
+                Some(full(Some(TICKS_PER_DAY)))
+            }
+            Self::Auto => Some(counts(Some(TICKS_PER_DAY))),
+            Self::Off => None,
+            Self::Final => Some(full(None)),
+            Self::Every(k) => Some(full(Some(k.max(1)))),
+            Self::Counts(k) => Some(counts(Some(k.max(1)))),
+        }
+    }
 }
 
 impl DealerMarketConfig {
@@ -48,6 +118,14 @@ impl DealerMarketConfig {
                 InvestorSpec::Group(group) => u64::from(group.count),
             })
             .sum()
+    }
+
+    /// The tier snapshots this config writes, resolved for its population: one row per
+    /// (market maker, counterparty other than itself) in a full snapshot.
+    pub fn snapshot_plan(&self) -> Option<SnapshotPlan> {
+        let makers = self.market_makers.len() as u64;
+        let rows = makers.saturating_mul((self.investor_count() + makers).saturating_sub(1));
+        self.tier_snapshots.plan(rows)
     }
 }
 
@@ -240,9 +318,6 @@ mod defaults {
     pub fn position_horizon() -> u32 {
         4
     }
-    pub fn tier_snapshot_every() -> u32 {
-        TICKS_PER_DAY
-    }
     pub fn size_dispersion() -> f64 {
         0.5
     }
@@ -272,5 +347,27 @@ mod defaults {
     }
     pub fn hedging() -> Option<HedgingConfig> {
         Some(HedgingConfig::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_snapshots_are_full_up_to_the_row_limit_then_counts() {
+        let full = TierSnapshots::Auto.plan(AUTO_FULL_SNAPSHOT_ROWS).unwrap();
+        assert_eq!(full.scope, SnapshotScope::Full);
+        assert_eq!(full.every, Some(TICKS_PER_DAY));
+        let counts = TierSnapshots::Auto
+            .plan(AUTO_FULL_SNAPSHOT_ROWS + 1)
+            .unwrap();
+        assert_eq!(counts.scope, SnapshotScope::Counts);
+        assert_eq!(TierSnapshots::Off.plan(1), None);
+        assert_eq!(TierSnapshots::Final.plan(u64::MAX).unwrap().every, None);
+        assert_eq!(
+            TierSnapshots::Every(7).plan(u64::MAX).unwrap().every,
+            Some(7)
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! items alone put XL (10M investors × 50 makers) at 3.7 GiB against its measured 4.3
 //! GiB peak RSS, so the estimate adds [`OVERHEAD`] for the allocator and the runtime.
 
-use super::config::{DealerMarketConfig, InvestorSpec, TieringConfig};
+use super::config::{DealerMarketConfig, InvestorSpec, SnapshotScope, TieringConfig};
 use crate::scenario::{OutputFormat, Scenario};
 use crate::sim::resources::ResourceEstimate;
 
@@ -24,6 +24,8 @@ const OVERHEAD: f64 = 1.2;
 const METRICS_ROW: (u64, u64) = (60, 200);
 const TRADE_ROW: (u64, u64) = (25, 80);
 const TIER_ROW: (u64, u64) = (8, 40);
+/// The most tiers a book has, for the size of a `tier_counts` snapshot.
+const K_MAX: u64 = u8::MAX as u64;
 
 /// The expected number of investor trades a tick: Σ p_trade (a group counts its mean).
 fn trades_per_tick(config: &DealerMarketConfig) -> f64 {
@@ -86,17 +88,24 @@ pub fn estimate(config: &DealerMarketConfig, scenario: &Scenario, path: &str) ->
     } else {
         0
     };
-    let snapshots = match config.tier_snapshot_every {
-        0 => 0,
-        every => steps.div_ceil(u64::from(every)) + 1,
+    let tier_rows = match config.snapshot_plan() {
+        None => 0,
+        Some(plan) => {
+            let snapshots = match plan.every {
+                None => 1,
+                Some(every) => steps.div_ceil(u64::from(every)) + 1,
+            };
+            let rows = match plan.scope {
+                SnapshotScope::Full => makers.saturating_mul(slots),
+                SnapshotScope::Counts => makers.saturating_mul(K_MAX),
+            };
+            snapshots.saturating_mul(rows)
+        }
     };
-    let tiers = snapshots
-        .saturating_mul(makers)
-        .saturating_mul(slots)
-        .saturating_mul(row(TIER_ROW));
+    let tiers = tier_rows.saturating_mul(row(TIER_ROW));
     let output = metrics.saturating_add(trade_table).saturating_add(tiers);
     let output_field = if tiers >= metrics && tiers >= trade_table {
-        format!("{path}.tier_snapshot_every")
+        format!("{path}.tier_snapshots")
     } else if trade_table >= metrics {
         "output.trades".to_string()
     } else {
@@ -112,7 +121,7 @@ pub fn estimate(config: &DealerMarketConfig, scenario: &Scenario, path: &str) ->
         output_bytes: output,
         output_detail: format!(
             "{steps} ticks × {makers} metrics rows, {} tier rows, {} trade rows",
-            snapshots.saturating_mul(makers).saturating_mul(slots),
+            tier_rows,
             if scenario.output.trades { trades } else { 0 }
         ),
         output_field,

@@ -29,7 +29,7 @@ pub mod validate;
 use bevy_ecs::prelude::*;
 
 pub use components::{Ledger, MarketMakerId, RewardComponents};
-pub use config::DealerMarketConfig;
+pub use config::{DealerMarketConfig, TierSnapshots};
 use investors::InvestorId;
 pub use resources::{
     ArrivalMode, Arrivals, Exchange, ModelFault, Population, TradeKind, TradeLog, TradeRecord,
@@ -45,7 +45,8 @@ use crate::schedule::TickPhase;
 use crate::sim::mechanism::{Mechanism, Summary, Systems, TextTable};
 use crate::sim::resources::ResourceEstimate;
 use crate::sim::{SimError, Simulation};
-use records::{MetricsRow, SummaryRow, TierRow, TradeRow};
+use config::SnapshotScope;
+use records::{MetricsRow, SummaryRow, TierCountRow, TierRow, TradeRow};
 use tiering::TieringMethod;
 
 /// Fields of an old-style scenario (before mechanisms were listed) that now live in
@@ -56,13 +57,18 @@ pub const MOVED_FIELDS: &[(&str, &str)] = &[
     ("market.max_trade_size", MOVED_ADVICE),
     ("market.position_horizon", MOVED_ADVICE),
     ("output.tier_snapshot_every", MOVED_ADVICE),
+    ("mechanisms[].tier_snapshot_every", RENAMED_SNAPSHOT_ADVICE),
 ];
+
+const RENAMED_SNAPSHOT_ADVICE: &str = "`tier_snapshot_every: k` is now `tier_snapshots: \
+     Every(k)` (`0` is `Off`); `Final` and `Counts(k)` are the other choices, and the default \
+     `Auto` writes full snapshots only while one has at most 1,000,000 rows";
 
 const MOVED_ADVICE: &str = "scenarios now list their mechanisms: move `investors`, \
      `market_makers`, `market.max_trade_size`, `market.position_horizon` and \
      `output.tier_snapshot_every` into `mechanisms: [DealerMarket(investors: [...], \
      market_makers: [...], max_trade_size: ..., position_horizon: ..., \
-     tier_snapshot_every: ...)]` (see scenarios/paper.ron)";
+     tier_snapshots: Every(...))]` (see scenarios/paper.ron)";
 
 impl Mechanism for DealerMarketConfig {
     fn kind(&self) -> &'static str {
@@ -100,7 +106,14 @@ impl Mechanism for DealerMarketConfig {
         vec![
             DeclaredTable::of::<MetricsRow>(true),
             DeclaredTable::of::<TradeRow>(scenario.output.trades),
-            DeclaredTable::of::<TierRow>(self.tier_snapshot_every > 0),
+            DeclaredTable::of::<TierRow>(
+                self.snapshot_plan()
+                    .is_some_and(|p| p.scope == SnapshotScope::Full),
+            ),
+            DeclaredTable::of::<TierCountRow>(
+                self.snapshot_plan()
+                    .is_some_and(|p| p.scope == SnapshotScope::Counts),
+            ),
         ]
     }
 

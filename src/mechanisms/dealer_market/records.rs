@@ -4,6 +4,7 @@
 use bevy_ecs::prelude::*;
 
 use super::components::{Ledger, MakersById};
+use super::config::{SnapshotPlan, SnapshotScope};
 use super::resources::{Population, TradeKind, TradeLog};
 use super::tiering::CounterpartyBook;
 use crate::agents::Holdings;
@@ -61,6 +62,18 @@ crate::table_row! {
 }
 
 crate::table_row! {
+    /// One row of `tier_counts`: how many counterparties one market maker's book holds
+    /// in one tier (the scalable alternative to `tiers`).
+    pub struct TierCountRow<'a> in "tier_counts" {
+        tick: u32 => "tick of the snapshot (after that tick's trades)",
+        market_maker: &'a str => "the market maker whose book this is",
+        tier: u32 => "tier, 0 the best",
+        investors: u64 => "investors quoted at this tier",
+        market_makers: u64 => "other market makers quoted at this tier",
+    }
+}
+
+crate::table_row! {
     /// One row of `summary`: a market maker's results over the run.
     pub struct SummaryRow in "summary" {
         market_maker: String => "market maker name",
@@ -84,12 +97,9 @@ crate::table_row! {
 #[derive(Resource, Clone, Debug, Default)]
 pub struct MakerNames(pub Vec<String>);
 
-/// How often `tiers` is written (0 = never; always at the last tick otherwise).
-#[derive(Resource, Clone, Copy, Debug, Default)]
-pub struct TierSnapshots {
-    /// Interval in ticks.
-    pub every: u32,
-}
+/// When and what of the books' tiers is written (`None`: nothing).
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct TierSnapshots(pub Option<SnapshotPlan>);
 
 /// Record: one metrics row per market maker, this tick's trades, and tier snapshots.
 #[allow(clippy::too_many_arguments)]
@@ -152,31 +162,61 @@ pub(super) fn record_tick(
             });
         }
     }
-    let every = snapshots.every;
-    let snapshot_due = every > 0 && (tick.is_multiple_of(every) || tick + 1 == clock.steps);
-    if !snapshot_due {
-        return;
-    }
-    let Some(mut tiers) = recorder.writer(&TierRow::TABLE) else {
+    let Some(plan) = snapshots.0 else {
         return;
     };
+    let last = tick + 1 == clock.steps;
+    if !(last || plan.every.is_some_and(|every| tick.is_multiple_of(every))) {
+        return;
+    }
     let investors = population.investors as usize;
-    for (id, (.., book)) in &makers {
-        let own = population.maker_slot(id.0);
-        for slot in (0..book.len()).filter(|&slot| slot != own) {
-            let (counterparty_kind, counterparty) = if slot < investors {
-                ("investor", slot as u32)
-            } else {
-                ("market_maker", (slot - investors) as u32)
+    match plan.scope {
+        SnapshotScope::Full => {
+            let Some(mut tiers) = recorder.writer(&TierRow::TABLE) else {
+                return;
             };
-            tiers.write(&TierRow {
-                tick,
-                market_maker: &names[id.0 as usize],
-                counterparty_kind,
-                counterparty,
-                score: book.score(slot, tick),
-                tier: u32::from(book.tier(slot)),
-            });
+            for (id, (.., book)) in &makers {
+                let own = population.maker_slot(id.0);
+                for slot in (0..book.len()).filter(|&slot| slot != own) {
+                    let (counterparty_kind, counterparty) = if slot < investors {
+                        ("investor", slot as u32)
+                    } else {
+                        ("market_maker", (slot - investors) as u32)
+                    };
+                    tiers.write(&TierRow {
+                        tick,
+                        market_maker: &names[id.0 as usize],
+                        counterparty_kind,
+                        counterparty,
+                        score: book.score(slot, tick),
+                        tier: u32::from(book.tier(slot)),
+                    });
+                }
+            }
+        }
+        SnapshotScope::Counts => {
+            let Some(mut counts) = recorder.writer(&TierCountRow::TABLE) else {
+                return;
+            };
+            for (id, (.., book)) in &makers {
+                let own = population.maker_slot(id.0);
+                let k = usize::from(book.tiers_count().max(1));
+                let mut makers_at = vec![0u64; k];
+                for slot in (investors..book.len()).filter(|&slot| slot != own) {
+                    makers_at[usize::from(book.tier(slot)).min(k - 1)] += 1;
+                }
+                for (tier, (&all, &market_makers)) in
+                    book.tier_counts(own).iter().zip(&makers_at).enumerate()
+                {
+                    counts.write(&TierCountRow {
+                        tick,
+                        market_maker: &names[id.0 as usize],
+                        tier: tier as u32,
+                        investors: all - market_makers,
+                        market_makers,
+                    });
+                }
+            }
         }
     }
 }

@@ -452,6 +452,37 @@ impl CounterpartyBook {
         }
     }
 
+    /// How many counterparty slots (its own left out) sit in each tier 0..K as set at
+    /// the last re-tier. An average-yield book kept by cut points answers from the cut
+    /// ranks and its pinned slots, without visiting the population.
+    pub fn tier_counts(&self, own_index: usize) -> Vec<u64> {
+        let k = usize::from(self.tiers_count.max(1));
+        let mut counts = vec![0u64; k];
+        match &self.ranking {
+            Ranking::Dynamic {
+                scores,
+                tiers: Tiers::Cut(cuts),
+            } => {
+                // Ranked tier t holds ranks ⌈t·n/K⌉ .. ⌈(t+1)·n/K⌉ (tier = ⌊r·K/n⌋).
+                let n = cuts.ranked_count;
+                for (t, count) in counts.iter_mut().enumerate() {
+                    *count = ((t + 1) * n).div_ceil(k) as u64 - (t * n).div_ceil(k) as u64;
+                }
+                for &(slot, tier) in &scores.pinned {
+                    if slot != own_index {
+                        counts[usize::from(tier).min(k - 1)] += 1;
+                    }
+                }
+            }
+            _ => {
+                for slot in (0..self.counterparties).filter(|&slot| slot != own_index) {
+                    counts[usize::from(self.tier(slot)).min(k - 1)] += 1;
+                }
+            }
+        }
+        counts
+    }
+
     /// The score ψ of counterparty `c` at `tick`, including updates since the last
     /// re-tier (NaN for fixed books, which keep none).
     pub fn score(&self, c: usize, tick: u32) -> f64 {
@@ -793,6 +824,17 @@ mod tests {
                         "n {n} K {tiers} tick {tick} slot {c}"
                     );
                 }
+                // Counts from the cut ranks agree with counting every slot's tier.
+                let mut counted = vec![0u64; usize::from(tiers)];
+                for c in (0..n).filter(|&c| c != own) {
+                    counted[usize::from(reference.tier(c))] += 1;
+                }
+                assert_eq!(
+                    fast.tier_counts(own),
+                    counted,
+                    "n {n} K {tiers} tick {tick}"
+                );
+                assert_eq!(reference.tier_counts(own), counted);
             }
         }
     }

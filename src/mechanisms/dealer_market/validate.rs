@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::config::{
     DealerMarketConfig, HedgeVenue, InvestorGroup, InvestorParams, InvestorSpec, MarketMakerConfig,
-    TieringConfig, VolatilityEstimate,
+    TierSnapshots, TieringConfig, VolatilityEstimate,
 };
 use crate::market::reference_curve::CurveShape;
 use crate::scenario::{Checker, ParamDistribution, Range, Scenario};
@@ -93,6 +93,12 @@ pub fn check(config: &DealerMarketConfig, scenario: &Scenario, path: &str, c: &m
                  got {}: S_ref(v) diverges at v_max",
                 market.v_max
             ),
+        );
+    }
+    if let TierSnapshots::Every(0) | TierSnapshots::Counts(0) = config.tier_snapshots {
+        c.fail(
+            format!("{path}.tier_snapshots"),
+            "the snapshot interval must be at least 1 tick (write `Off` for no snapshots)",
         );
     }
     let horizon = u64::from(config.position_horizon);
