@@ -14,6 +14,7 @@ use super::resources::{
     ArrivalMode, Arrivals, DealerRules, Exchange, PendingOrders, Population, PositionRevenueQueue,
     QuoteBoard, TradeLog,
 };
+use super::tier_matrix::TierMatrix;
 use super::tiering::{CounterpartyBook, ScoreKind, ScoreParams, TieringMethod};
 use crate::agents::{AgentRng, Holdings};
 use crate::market::MarketProcess;
@@ -97,6 +98,10 @@ pub fn build(config: &DealerMarketConfig, seed: u64, trades: bool, world: &mut W
     });
     world.init_resource::<PendingOrders>();
     world.init_resource::<QuoteBoard>();
+    world.insert_resource(TierMatrix::new(
+        population.investors as usize,
+        population.market_makers as usize,
+    ));
     world.init_resource::<PositionRevenueQueue>();
     world.init_resource::<Exchange>();
 }
@@ -115,6 +120,7 @@ pub fn rebuild_books(
     for (id, mut book) in books.iter_mut(world) {
         *book = build_book(config, seed, population, id.0, method);
     }
+    world.resource_mut::<TierMatrix>().invalidate();
 }
 
 /// The model's hedging policy for a config.

@@ -23,6 +23,7 @@ pub mod resources;
 pub mod reward;
 pub mod slot_set;
 pub mod systems;
+pub mod tier_matrix;
 pub mod tiering;
 pub mod validate;
 

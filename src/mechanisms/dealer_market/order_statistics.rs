@@ -117,6 +117,21 @@ impl<T: Ord + Copy> SortedBlocks<T> {
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.blocks.iter().flatten()
     }
+
+    /// The elements not below `x`, in order: a walk from `x`'s place, not from the start.
+    pub fn iter_from(&self, x: &T) -> impl Iterator<Item = &T> {
+        let b = self.maxima.partition_point(|last| last < x);
+        let start = self
+            .blocks
+            .get(b)
+            .map_or(0, |block| block.partition_point(|y| y < x));
+        self.blocks
+            .get(b..)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .flat_map(move |(i, block)| &block[if i == 0 { start } else { 0 }..])
+    }
 }
 
 impl SortedBlocks<u32> {
@@ -223,17 +238,76 @@ impl TieOrder {
         }
     }
 
+    /// The slot at position `key` (< n) of the order: the inverse of [`TieOrder::key`].
+    /// Cycle-walking the inverse bijection until it lands below n undoes the walk of
+    /// `key`, since both walk the same cycle of the power-of-two permutation.
+    #[inline]
+    pub fn slot(&self, key: u32) -> u32 {
+        debug_assert!(key < self.n);
+        if self.by_index {
+            return key;
+        }
+        let mut x = key;
+        loop {
+            x = self.unmix(x);
+            if x < self.n {
+                return x;
+            }
+        }
+    }
+
     /// A bijection of `bits`-bit integers: every step is invertible modulo 2^bits.
     #[inline]
     fn mix(&self, x: u32) -> u32 {
         let (mask, bits) = (self.mask, self.bits);
         let mut x = (x ^ self.salt) & mask;
         x ^= x >> bits.div_ceil(2).max(1);
-        x = x.wrapping_mul(0x7feb_352d) & mask;
+        x = x.wrapping_mul(MIX_1) & mask;
         x ^= x >> (bits / 3).max(1);
-        x = x.wrapping_mul(0x846c_a68b) & mask;
+        x = x.wrapping_mul(MIX_2) & mask;
         x ^ (x >> bits.div_ceil(2).max(1))
     }
+
+    /// The inverse of [`TieOrder::mix`], step by step in reverse.
+    #[inline]
+    fn unmix(&self, x: u32) -> u32 {
+        let (mask, bits) = (self.mask, self.bits);
+        let half = bits.div_ceil(2).max(1);
+        let mut x = unshift(x, half, bits);
+        x = x.wrapping_mul(inverse_mod_2_32(MIX_2)) & mask;
+        x = unshift(x, (bits / 3).max(1), bits);
+        x = x.wrapping_mul(inverse_mod_2_32(MIX_1)) & mask;
+        x = unshift(x, half, bits);
+        (x ^ self.salt) & mask
+    }
+}
+
+/// The odd multipliers of [`TieOrder::mix`].
+const MIX_1: u32 = 0x7feb_352d;
+const MIX_2: u32 = 0x846c_a68b;
+
+/// The x of a `bits`-bit y = x ^ (x >> s): y ^ (y >> s) ^ (y >> 2s) ^ … telescopes to
+/// x ^ (x >> ks), which is x once ks ≥ bits.
+#[inline]
+fn unshift(y: u32, s: u32, bits: u32) -> u32 {
+    let mut x = y;
+    let mut shift = s;
+    while shift < bits {
+        x ^= y >> shift;
+        shift += s;
+    }
+    x
+}
+
+/// The inverse of odd `a` modulo 2³² (Newton's iteration doubles the correct bits).
+const fn inverse_mod_2_32(a: u32) -> u32 {
+    let mut inverse = a; // correct to 3 bits for any odd a
+    let mut i = 0;
+    while i < 5 {
+        inverse = inverse.wrapping_mul(2u32.wrapping_sub(a.wrapping_mul(inverse)));
+        i += 1;
+    }
+    inverse
 }
 
 #[cfg(test)]
@@ -271,6 +345,11 @@ mod tests {
         assert_eq!(set.maxima, lasts);
         assert!(set.len() > 4 * BLOCK, "the test must exercise splits");
         assert_eq!(set.iter().copied().collect::<Vec<_>>(), reference);
+        for x in [0u64, 1, 77, 1500, 2999, 3000, 5000] {
+            let from: Vec<u64> = set.iter_from(&x).copied().collect();
+            let expected: Vec<u64> = reference.iter().copied().filter(|&y| y >= x).collect();
+            assert_eq!(from, expected, "from {x}");
+        }
         for (i, &x) in reference.iter().enumerate().step_by(97) {
             assert_eq!(set.nth(i), Some(x));
         }
@@ -303,6 +382,9 @@ mod tests {
             for salt in [0, 1, 0xDEAD_BEEF] {
                 let order = TieOrder::new(n, salt);
                 let mut keys: Vec<u32> = (0..n).map(|s| order.key(s)).collect();
+                for (slot, &key) in keys.iter().enumerate() {
+                    assert_eq!(order.slot(key), slot as u32, "n {n} salt {salt}");
+                }
                 keys.sort_unstable();
                 assert!(keys.iter().copied().eq(0..n), "n {n} salt {salt}");
             }

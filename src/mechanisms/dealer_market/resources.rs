@@ -104,6 +104,56 @@ pub struct QuoteBoard {
     pub half_spread: f64,
     /// Each market maker's curve.
     pub curves: Vec<QuoteCurve>,
+    /// The distinct α among the curves (market makers often share one), and each
+    /// curve's index into them: a quote needs one exp per distinct α, not per maker.
+    exponents: Vec<f64>,
+    exponent_of: Vec<usize>,
+}
+
+impl QuoteBoard {
+    /// Indexes the curves' distinct α (bitwise equal): call after changing `curves`.
+    pub fn index_exponents(&mut self) {
+        self.exponents.clear();
+        self.exponent_of.clear();
+        for curve in &self.curves {
+            let bits = curve.alpha.to_bits();
+            let index = match self.exponents.iter().position(|a| a.to_bits() == bits) {
+                Some(i) => i,
+                None => {
+                    self.exponents.push(curve.alpha);
+                    self.exponents.len() - 1
+                }
+            };
+            self.exponent_of.push(index);
+        }
+    }
+
+    /// Every market maker's quote for a size with log reference ratio `log_ratio` to a
+    /// counterparty quoted at `tiers[m]` by market maker m, into `spreads` (`scales` is
+    /// scratch). The same arithmetic as [`QuoteCurve::spread`], so bit for bit the same.
+    #[inline]
+    pub fn quotes(
+        &self,
+        log_ratio: f64,
+        tiers: &[u8],
+        scales: &mut Vec<f64>,
+        spreads: &mut Vec<f64>,
+    ) {
+        scales.clear();
+        scales.extend(
+            self.exponents
+                .iter()
+                .map(|alpha| self.half_spread * (alpha * log_ratio).exp()),
+        );
+        spreads.clear();
+        spreads.extend(
+            self.curves
+                .iter()
+                .zip(&self.exponent_of)
+                .zip(tiers)
+                .map(|((curve, &e), &tier)| scales[e] + curve.tier_penalty * f64::from(tier)),
+        );
+    }
 }
 
 /// A trade whose position revenue is due t_m ticks after it.

@@ -16,6 +16,7 @@ use super::resources::{
     ArrivalMode, Arrivals, DealerRules, ModelFault, PendingOrders, PendingRevenue,
     PositionRevenueQueue, QuoteBoard, TradeKind, TradeLog, TradeRecord,
 };
+use super::tier_matrix::TierMatrix;
 use super::tiering::CounterpartyBook;
 use crate::agents::{AgentRng, Holdings};
 use crate::market::{Clock, MarketProcess, MarketState};
@@ -107,18 +108,30 @@ pub(super) fn generate_orders(
     orders.sort_unstable_by_key(|o| o.investor);
 }
 
-/// Tiering: re-rank counterparties of every dynamic book due this tick, books in parallel.
+/// Tiering: re-rank counterparties of every dynamic book due this tick, books in
+/// parallel, then copy the tiers that moved into the investors' tier matrix.
 pub(super) fn retier_counterparties(
     clock: Res<Clock>,
-    mut books: Query<&mut CounterpartyBook, With<MarketMakerId>>,
+    mut matrix: ResMut<TierMatrix>,
+    mut books: MakersById<&mut CounterpartyBook>,
 ) {
     let tick = clock.tick;
-    let mut due: Vec<&mut CounterpartyBook> = books
+    let mut books = books.in_id_order();
+    let mut due: Vec<(usize, &mut CounterpartyBook)> = books
         .iter_mut()
-        .filter(|b| b.retiers_at(tick))
-        .map(Mut::into_inner)
+        .filter(|(_, b)| b.retiers_at(tick))
+        .map(|(id, b)| (id.0 as usize, &mut **b))
         .collect();
-    due.par_iter_mut().for_each(|book| book.retier(tick));
+    due.par_iter_mut().for_each(|(_, book)| book.retier(tick));
+    if matrix.is_filled() {
+        for (maker, book) in &due {
+            matrix.update(*maker, book);
+        }
+    } else {
+        drop(due);
+        let all: Vec<&CounterpartyBook> = books.iter().map(|(_, b)| &**b).collect();
+        matrix.fill(&all);
+    }
 }
 
 /// Pricing: this tick's curves on the board.
@@ -138,6 +151,7 @@ pub(super) fn post_quotes(
     for (id, pricing) in &makers {
         board.curves[id.0 as usize] = pricing.0;
     }
+    board.index_exponents();
 }
 
 /// The quoting market maker chosen for an order.
@@ -162,30 +176,24 @@ pub(super) fn match_orders(
     mut log: ResMut<TradeLog>,
     mut faults: ResMut<Faults>,
     mut investors: Query<&mut Holdings, With<InvestorId>>,
+    matrix: Res<TierMatrix>,
     mut makers: MakersById<(&mut CounterpartyBook, &mut Holdings, &mut Ledger)>,
 ) {
     let mut makers = makers.in_id_order();
     let fills: Vec<Result<Fill, ModelFault>> = {
-        let books: Vec<&CounterpartyBook> = makers.iter().map(|(_, (book, ..))| &**book).collect();
         let shape = state.curve.shape;
         let mid = state.price;
-        // Each market maker's quote and tier for the order, computed once into buffers
-        // that live as long as the worker (no allocation per order).
-        let choose = |(spreads, tiers): &mut (Vec<f64>, Vec<u8>),
+        let board = &*board;
+        let matrix = &*matrix;
+        // One reference-curve evaluation per order, one exp per distinct α, then every
+        // market maker's quote from its row of the tier matrix, into a buffer that lives
+        // as long as the worker (no allocation per order).
+        let choose = |(scales, spreads): &mut (Vec<f64>, Vec<f64>),
                       order: &Order|
          -> Result<Fill, ModelFault> {
             let log_ratio = shape.ratio(order.size)?.ln();
-            let slot = order.investor.0 as usize;
-            tiers.clear();
-            tiers.extend(books.iter().map(|book| book.tier(slot)));
-            spreads.clear();
-            spreads.extend(
-                board
-                    .curves
-                    .iter()
-                    .zip(tiers.iter())
-                    .map(|(curve, &tier)| curve.spread(board.half_spread, log_ratio, tier)),
-            );
+            let tiers = matrix.row(order.investor.0 as usize);
+            board.quotes(log_ratio, tiers, scales, spreads);
             let (maker, spread) =
                 best_quote(spreads, order.tie_break).unwrap_or((0, f64::INFINITY));
             // Prices must stay positive (a sell executes at P·(1 − s)) and the cash that

@@ -334,6 +334,36 @@ impl QuantileCuts {
     fn tier(&self, entry: &Ranked) -> u8 {
         self.cuts.partition_point(|cut| cut <= entry) as u8
     }
+
+    /// Calls `slot(c)` for every ranked counterparty whose entry e has `lo ≤ e < hi`,
+    /// walking only that stretch of the three runs.
+    fn entries_between(&self, lo: Ranked, hi: Ranked, scores: &Scores, mut slot: impl FnMut(u32)) {
+        let prior = scores.prior_yield;
+        let order = &scores.order;
+        for run in [&self.above, &self.below] {
+            for entry in run.iter_from(&lo).take_while(|e| **e < hi) {
+                slot(order.slot(entry.key));
+            }
+        }
+        // The middle run: every key not held elsewhere, at the prior, in key order.
+        let first_key = match lo.score.total_cmp(&prior) {
+            Ordering::Greater => 0,
+            Ordering::Equal => lo.key,
+            Ordering::Less => return,
+        };
+        let end_key = match hi.score.total_cmp(&prior) {
+            Ordering::Less => order.len(),
+            Ordering::Equal => hi.key,
+            Ordering::Greater => return,
+        };
+        let mut elsewhere = self.keys_elsewhere.iter_from(&first_key).peekable();
+        for key in first_key..end_key {
+            while elsewhere.next_if(|&&k| k < key).is_some() {}
+            if elsewhere.next_if(|&&k| k == key).is_none() {
+                slot(order.slot(key));
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -349,6 +379,18 @@ pub struct CounterpartyBook {
     tiers_count: u8,
     counterparties: usize,
     ranking: Ranking,
+    /// The slots whose tier the last re-tier may have changed (cut-point books only:
+    /// a book that writes every tier changes them all).
+    changed: Vec<u32>,
+}
+
+/// Which tiers the last re-tier of a book may have changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TierChanges<'a> {
+    /// Only these slots (possibly repeated).
+    Slots(&'a [u32]),
+    /// Any slot.
+    All,
 }
 
 impl CounterpartyBook {
@@ -407,6 +449,7 @@ impl CounterpartyBook {
                 scores: Box::new(scores),
                 tiers,
             },
+            changed: Vec::new(),
         };
         book.retier(0);
         book
@@ -418,6 +461,7 @@ impl CounterpartyBook {
             tiers_count: tiers,
             counterparties,
             ranking: Ranking::Fixed((0..counterparties).map(tier_of).collect()),
+            changed: Vec::new(),
         }
     }
 
@@ -544,6 +588,18 @@ impl CounterpartyBook {
         }
     }
 
+    /// The slots whose tier the last [`CounterpartyBook::retier`] may have changed.
+    pub fn last_changes(&self) -> TierChanges<'_> {
+        match &self.ranking {
+            Ranking::Dynamic {
+                tiers: Tiers::Cut(_),
+                ..
+            } => TierChanges::Slots(&self.changed),
+            Ranking::Fixed(_) => TierChanges::Slots(&[]),
+            Ranking::Dynamic { .. } => TierChanges::All,
+        }
+    }
+
     /// Whether the book re-tiers at `tick`.
     pub fn retiers_at(&self, tick: u32) -> bool {
         match &self.ranking {
@@ -558,10 +614,13 @@ impl CounterpartyBook {
         let Ranking::Dynamic { scores, tiers } = &mut self.ranking else {
             return;
         };
+        self.changed.clear();
         match tiers {
             Tiers::Cut(cuts) => {
                 // Taken out and put back so the map keeps its capacity across ticks.
                 let mut pending = std::mem::take(&mut cuts.pending);
+                self.changed.extend(pending.keys());
+                let old_cuts = std::mem::take(&mut cuts.cuts);
                 cuts.off_prior
                     .warm(pending.keys().map(|&slot| slot as usize));
                 for (slot, new) in pending.drain() {
@@ -578,6 +637,22 @@ impl CounterpartyBook {
                 }
                 cuts.pending = pending;
                 cuts.recut(self.tiers_count, scores.prior_yield);
+                // A counterparty whose score did not move changes tier exactly when it
+                // lies between a cut's old and new entries (tier = cuts at or before it).
+                // Each move shifts a cut by at most one rank, so these stretches are as
+                // long as the moves, not the population.
+                let changed = &mut self.changed;
+                for (old, new) in old_cuts.iter().zip(&cuts.cuts) {
+                    let (lo, hi) = if old < new {
+                        (*old, *new)
+                    } else {
+                        (*new, *old)
+                    };
+                    if lo != hi {
+                        cuts.entries_between(lo, hi, scores, |slot| changed.push(slot));
+                    }
+                }
+                debug_assert!(old_cuts.is_empty() || old_cuts.len() == cuts.cuts.len());
             }
             Tiers::Written(out) => {
                 let mut ranked: Vec<RankEntry> = (0..out.len())
@@ -799,12 +874,16 @@ mod tests {
                 build(TieringMethod::Incremental),
                 build(TieringMethod::Reference),
             );
+            // A copy of the tiers kept up to date only from the reported changes.
+            let mut mirror: Vec<u8> = (0..n).map(|c| fast.tier(c)).collect();
             for tick in 0..40 {
+                let mut moved = std::collections::BTreeSet::new();
                 for _ in 0..(next() % (n as u64 / 3 + 2)) {
                     let c = (next() % n as u64) as usize;
                     if c == own {
                         continue;
                     }
+                    moved.insert(c);
                     // A third of the yields repeat a few values, some equal to the prior.
                     let y = match next() % 6 {
                         0 => prior,
@@ -817,11 +896,31 @@ mod tests {
                 }
                 fast.retier(tick);
                 reference.retier(tick);
+                let TierChanges::Slots(changed) = fast.last_changes() else {
+                    panic!("a cut-point book reports the slots it changed");
+                };
+                // Each move shifts each of the K − 1 cuts by at most one rank, so the
+                // report follows the moves, not the population.
+                let bound = moved.len() * usize::from(tiers);
+                assert!(
+                    changed.len() <= bound,
+                    "{} changes, {bound} allowed",
+                    changed.len()
+                );
+                for &c in changed {
+                    mirror[c as usize] = fast.tier(c as usize);
+                }
+                assert_eq!(reference.last_changes(), TierChanges::All);
                 for c in (0..n).filter(|&c| c != own) {
                     assert_eq!(
                         fast.tier(c),
                         reference.tier(c),
                         "n {n} K {tiers} tick {tick} slot {c}"
+                    );
+                    assert_eq!(
+                        mirror[c],
+                        reference.tier(c),
+                        "mirror: n {n} tick {tick} slot {c}"
                     );
                 }
                 // Counts from the cut ranks agree with counting every slot's tier.
