@@ -2,6 +2,7 @@
 
 use bevy_ecs::prelude::{Component, Entity};
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 
 use crate::market::price_process::uniform;
 use crate::rng::{Stream, StreamDomain, stream};
@@ -137,6 +138,49 @@ struct ArrivalBucket {
     rng: Stream,
 }
 
+impl ArrivalBucket {
+    /// Calls `trade(member)` for each of the bucket's investors that trades this tick, in
+    /// id order; `candidates` is scratch.
+    fn sample(
+        &mut self,
+        candidates: &mut Vec<(usize, f64)>,
+        mut trade: impl FnMut(&ArrivalMember),
+    ) {
+        // Two passes with the same draws in the same order: the first walks the gaps
+        // and draws each candidate's thinning uniform from the stream alone; the
+        // second reads the members. In a large population each read misses cache,
+        // and with no stream work between them the misses overlap.
+        candidates.clear();
+        let n = self.members.len();
+        let mut pos = 0usize;
+        loop {
+            // Candidates are the successes of Bernoulli(q) trials: the gap before the
+            // next one is geometric, ⌊ln U / ln(1 − q)⌋ with U uniform in (0, 1].
+            let u = 1.0 - uniform(&mut self.rng);
+            let gap = if self.log_miss == f64::NEG_INFINITY {
+                0.0
+            } else {
+                (u.ln() / self.log_miss).floor()
+            };
+            if gap.is_nan() || gap >= (n - pos) as f64 {
+                break;
+            }
+            pos += gap as usize;
+            candidates.push((pos, uniform(&mut self.rng)));
+            pos += 1;
+            if pos >= n {
+                break;
+            }
+        }
+        for &(pos, thinning) in candidates.iter() {
+            let member = &self.members[pos];
+            if thinning * self.candidate_probability < member.profile.p_trade {
+                trade(member);
+            }
+        }
+    }
+}
+
 /// An investor as the sampler holds it: a copy of its (fixed) profile, so that a trade
 /// is drawn from the sampler's own memory without a look-up in the ECS.
 #[derive(Clone, Copy, Debug)]
@@ -235,38 +279,29 @@ impl ArrivalSampler {
     pub fn sample(&mut self, mut trade: impl FnMut(&ArrivalMember)) {
         let candidates = &mut self.candidates;
         for bucket in &mut self.buckets {
-            // Two passes with the same draws in the same order: the first walks the gaps
-            // and draws each candidate's thinning uniform from the stream alone; the
-            // second reads the members. In a large population each read misses cache,
-            // and with no stream work between them the misses overlap.
-            candidates.clear();
-            let n = bucket.members.len();
-            let mut pos = 0usize;
-            loop {
-                // Candidates are the successes of Bernoulli(q) trials: the gap before the
-                // next one is geometric, ⌊ln U / ln(1 − q)⌋ with U uniform in (0, 1].
-                let u = 1.0 - uniform(&mut bucket.rng);
-                let gap = if bucket.log_miss == f64::NEG_INFINITY {
-                    0.0
-                } else {
-                    (u.ln() / bucket.log_miss).floor()
-                };
-                if gap.is_nan() || gap >= (n - pos) as f64 {
-                    break;
-                }
-                pos += gap as usize;
-                candidates.push((pos, uniform(&mut bucket.rng)));
-                pos += 1;
-                if pos >= n {
-                    break;
-                }
-            }
-            for &(pos, thinning) in candidates.iter() {
-                let member = &bucket.members[pos];
-                if thinning * bucket.candidate_probability < member.profile.p_trade {
-                    trade(member);
-                }
-            }
+            bucket.sample(candidates, &mut trade);
+        }
+    }
+
+    /// Every investor that trades this tick, appended to `traders` in the order of
+    /// [`ArrivalSampler::sample`], buckets sampled in parallel: each bucket has its own
+    /// stream, so the draws and the order do not depend on the thread count.
+    pub fn sample_into(&mut self, traders: &mut Vec<ArrivalMember>) {
+        if self.buckets.len() < 2 {
+            return self.sample(|member| traders.push(*member));
+        }
+        let found: Vec<Vec<ArrivalMember>> = self
+            .buckets
+            .par_iter_mut()
+            .map(|bucket| {
+                let mut candidates = Vec::new();
+                let mut found = Vec::new();
+                bucket.sample(&mut candidates, |member| found.push(*member));
+                found
+            })
+            .collect();
+        for bucket in found {
+            traders.extend(bucket);
         }
     }
 
@@ -369,8 +404,18 @@ mod tests {
         assert_eq!(sampler.buckets(), 4);
         let ticks = 200_000;
         let mut counts = [0u64; 7];
+        let mut twin = sampler.clone();
+        let mut traders = Vec::new();
         for _ in 0..ticks {
-            sampler.sample(|m| counts[m.id.0 as usize] += 1);
+            let mut sampled = Vec::new();
+            sampler.sample(|m| {
+                counts[m.id.0 as usize] += 1;
+                sampled.push(m.id);
+            });
+            // The parallel form draws the same traders in the same order.
+            traders.clear();
+            twin.sample_into(&mut traders);
+            assert!(traders.iter().map(|m| m.id).eq(sampled));
         }
         for (&p, &count) in probabilities.iter().zip(&counts) {
             let expected = p * f64::from(ticks);

@@ -57,11 +57,13 @@ pub enum ArrivalMode {
 impl ArrivalMode {
     /// A candidate of the skip sampler costs about this many times a step of the direct
     /// scan: the scan reads investors in storage order, while the sampler reads each
-    /// candidate at random. Measured with `bench --child --scaling --population N`, both
-    /// modes forced, N = 10k to 10M: 50–80 ns a candidate (more at larger N, as misses
-    /// go further out) against about 4 ns an investor scanned, beside ~30 ns a trade
-    /// for the trade's own draws in either mode.
-    pub const RANDOM_ACCESS_COST: f64 = 20.0;
+    /// candidate at random. Measured on rung L (1M investors, 5.5% candidates a tick),
+    /// both modes forced, with the draws of the trades made in parallel in both: about
+    /// 8 ns an investor scanned (the ECS walk and one uniform from the investor's own
+    /// stream) against about 65 ns a candidate (a miss on its member, the gap's log, the
+    /// trade's draws), so 8. It was 20 before the buckets were sampled in parallel,
+    /// which put L on the scan at twice the arrival time.
+    pub const RANDOM_ACCESS_COST: f64 = 8.0;
 
     /// Smaller populations always use the direct scan. It takes under 0.2 ms a tick
     /// there, so the choice cannot matter for speed, and the paper-sized runs (and the

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::components::{Hedger, Ledger, MakersById, MarketMakerId, Pricing, VolatilityEstimate};
 use super::investors::{
-    InvestorId, Order, TradeDecision, TradeProfile, decide_trade, trade_details,
+    ArrivalMember, InvestorId, Order, TradeDecision, TradeProfile, decide_trade, trade_details,
 };
 use super::pricing::{QuoteCurve, best_quote};
 use super::records::TradeRow;
@@ -88,12 +88,24 @@ pub(super) fn generate_orders(
                 sampler, traders, ..
             } = &mut *arrivals;
             traders.clear();
-            sampler.sample(|member| traders.push(*member));
+            sampler.sample_into(traders);
+            // Each trade's draws come from its own (investor, tick) stream, so they are
+            // made in parallel and the result does not depend on the thread count.
             let seed = sampler.seed();
-            for member in traders.iter() {
-                let mut rng = trade_stream(seed, member.id.0, clock.tick);
+            let tick = clock.tick;
+            let draw = |member: &ArrivalMember| {
+                let mut rng = trade_stream(seed, member.id.0, tick);
                 let d = trade_details(&member.profile, &mut rng, max_size, price_rises);
-                orders.push(order(member.entity, member.id, d));
+                order(member.entity, member.id, d)
+            };
+            if traders.len() >= PARALLEL_MIN_ORDERS {
+                traders
+                    .par_iter()
+                    .with_min_len(PARALLEL_MIN_ORDERS)
+                    .map(draw)
+                    .collect_into_vec(orders);
+            } else {
+                orders.extend(traders.iter().map(draw));
             }
         }
         ArrivalMode::PerInvestor => {
@@ -104,8 +116,13 @@ pub(super) fn generate_orders(
             }
         }
     }
-    // Buckets (or table iteration) set the visiting order; the outcome must not depend on it.
-    orders.sort_unstable_by_key(|o| o.investor);
+    // Buckets (or table iteration) set the visiting order; the outcome must not depend on
+    // it. Ids are distinct, so the sorted order is unique whoever sorts it.
+    if orders.len() >= PARALLEL_MIN_ORDERS {
+        orders.par_sort_unstable_by_key(|o| o.investor);
+    } else {
+        orders.sort_unstable_by_key(|o| o.investor);
+    }
 }
 
 /// Tiering: re-rank counterparties of every dynamic book due this tick, books in
