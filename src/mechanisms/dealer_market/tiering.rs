@@ -219,6 +219,18 @@ struct QuantileCuts {
     /// because it is written once per trade; the order it is drained in does not
     /// matter, since the sets end up the same whatever the order of the moves.
     pending: FxHashMap<u32, f64>,
+    /// Scratch for a re-tier's moves, kept for its capacity.
+    moves: Vec<Move>,
+}
+
+/// A counterparty whose ψ changed since the last re-tier.
+#[derive(Clone, Copy, Debug)]
+struct Move {
+    slot: u32,
+    /// Its tie key, computed once (sorting by entry compares it often).
+    key: u32,
+    old: f64,
+    new: f64,
 }
 
 impl QuantileCuts {
@@ -241,37 +253,47 @@ impl QuantileCuts {
             scored: FxHashMap::default(),
             off_prior: SlotSet::new(n),
             pending: FxHashMap::default(),
+            moves: Vec::new(),
         }
     }
 
-    /// Moves counterparty `c` from ψ `old` to ψ `new` among the three runs.
-    fn rescore(&mut self, scores: &Scores, c: usize, old: f64, new: f64) {
+    /// Moves every counterparty in `moves` (slot, old ψ, new ψ; slots distinct and
+    /// ranked) among the three runs. Removals are made in ranking order of the old
+    /// entries, then insertions in that of the new: consecutive operations land in the
+    /// same or the next block, which is in cache, instead of a random block each. The
+    /// sets end up the same as with the moves made one by one in any order.
+    fn rescore_all(&mut self, scores: &Scores, moves: &mut [Move]) {
         let prior = scores.prior_yield;
-        let key = scores.order.key(c as u32);
-        let at = |score| Ranked { score, key };
         let run = |psi: f64| psi.total_cmp(&prior);
-        let (from, to) = (run(old), run(new));
-        let was_held = match from {
-            Ordering::Greater => self.above.remove(&at(old)),
-            Ordering::Less => self.below.remove(&at(old)),
-            Ordering::Equal => true,
-        };
-        debug_assert!(was_held, "slot {c} was not in its run");
-        match to {
-            Ordering::Greater => self.above.insert(at(new)),
-            Ordering::Less => self.below.insert(at(new)),
-            Ordering::Equal => {}
+        let at = |key: u32, score: f64| Ranked { score, key };
+        moves.sort_unstable_by(|a, b| at(a.key, a.old).cmp(&at(b.key, b.old)));
+        for m in moves.iter() {
+            let was_held = match run(m.old) {
+                Ordering::Greater => self.above.remove(&at(m.key, m.old)),
+                Ordering::Less => self.below.remove(&at(m.key, m.old)),
+                Ordering::Equal => true,
+            };
+            debug_assert!(was_held, "slot {} was not in its run", m.slot);
         }
-        match (from == Ordering::Equal, to == Ordering::Equal) {
-            (true, false) => {
-                self.keys_elsewhere.insert(key);
-                self.off_prior.insert(c);
+        moves.sort_unstable_by(|a, b| at(a.key, a.new).cmp(&at(b.key, b.new)));
+        for m in moves.iter() {
+            match run(m.new) {
+                Ordering::Greater => self.above.insert(at(m.key, m.new)),
+                Ordering::Less => self.below.insert(at(m.key, m.new)),
+                Ordering::Equal => {}
             }
-            (false, true) => {
-                self.keys_elsewhere.remove(&key);
-                self.off_prior.remove(c);
+            let c = m.slot as usize;
+            match (run(m.old) == Ordering::Equal, run(m.new) == Ordering::Equal) {
+                (true, false) => {
+                    self.keys_elsewhere.insert(m.key);
+                    self.off_prior.insert(c);
+                }
+                (false, true) => {
+                    self.keys_elsewhere.remove(&m.key);
+                    self.off_prior.remove(c);
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
 
@@ -623,18 +645,30 @@ impl CounterpartyBook {
                 let old_cuts = std::mem::take(&mut cuts.cuts);
                 cuts.off_prior
                     .warm(pending.keys().map(|&slot| slot as usize));
-                for (slot, new) in pending.drain() {
-                    let c = slot as usize;
-                    let old = cuts.settled(c, scores.prior_yield);
-                    if !scores.unranked(c) {
-                        cuts.rescore(scores, c, old, new);
-                    }
-                    if new.total_cmp(&scores.prior_yield) == Ordering::Equal {
-                        cuts.scored.remove(&slot);
+                let prior = scores.prior_yield;
+                // The settled scores first, in a short loop of independent look-ups
+                // whose cache misses overlap.
+                let mut moves = std::mem::take(&mut cuts.moves);
+                moves.clear();
+                moves.extend(pending.drain().map(|(slot, new)| Move {
+                    slot,
+                    key: 0,
+                    old: cuts.settled(slot as usize, prior),
+                    new,
+                }));
+                for m in &moves {
+                    if m.new.total_cmp(&prior) == Ordering::Equal {
+                        cuts.scored.remove(&m.slot);
                     } else {
-                        cuts.scored.insert(slot, new);
+                        cuts.scored.insert(m.slot, m.new);
                     }
                 }
+                moves.retain(|m| !scores.unranked(m.slot as usize));
+                for m in &mut moves {
+                    m.key = scores.order.key(m.slot);
+                }
+                cuts.rescore_all(scores, &mut moves);
+                cuts.moves = moves;
                 cuts.pending = pending;
                 cuts.recut(self.tiers_count, scores.prior_yield);
                 // A counterparty whose score did not move changes tier exactly when it
