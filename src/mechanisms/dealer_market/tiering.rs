@@ -266,7 +266,7 @@ impl QuantileCuts {
         let prior = scores.prior_yield;
         let run = |psi: f64| psi.total_cmp(&prior);
         let at = |key: u32, score: f64| Ranked { score, key };
-        moves.sort_unstable_by(|a, b| at(a.key, a.old).cmp(&at(b.key, b.old)));
+        moves.sort_unstable_by_key(|m| at(m.key, m.old));
         for m in moves.iter() {
             let was_held = match run(m.old) {
                 Ordering::Greater => self.above.remove(&at(m.key, m.old)),
@@ -275,7 +275,7 @@ impl QuantileCuts {
             };
             debug_assert!(was_held, "slot {} was not in its run", m.slot);
         }
-        moves.sort_unstable_by(|a, b| at(a.key, a.new).cmp(&at(b.key, b.new)));
+        moves.sort_unstable_by_key(|m| at(m.key, m.new));
         for m in moves.iter() {
             match run(m.new) {
                 Ordering::Greater => self.above.insert(at(m.key, m.new)),
