@@ -15,12 +15,12 @@ use crate::market::reference_curve::CurveShape;
 use crate::mechanisms::dealer_market::config::{DealerMarketConfig, InvestorGroup, InvestorSpec};
 use crate::mechanisms::dealer_market::investors::ArrivalSampler;
 use crate::mechanisms::dealer_market::population::population_profiles;
-use crate::mechanisms::dealer_market::pricing::QuoteCurve;
 use crate::mechanisms::dealer_market::{DealerMarketSimulation, config_of, config_of_mut};
 use crate::rng::{StreamDomain, stream};
 use crate::scenario::load::parse_ron;
 use crate::scenario::{Problem, Scenario, validate};
 use crate::schedule::TickPhase;
+use crate::sim::RunTiming;
 use crate::sim::SimError;
 
 /// A rung of the benchmark ladder (`BenchRung(...)` in RON).
@@ -169,6 +169,42 @@ pub struct RungReport {
     /// run_seconds / floor_seconds, when measured: both leave out building the
     /// population, so the ratio compares ticks with ticks.
     pub floor_ratio: Option<f64>,
+    /// A second, whole run of the rung's scenario as `dealersim run` makes it (outputs
+    /// written to a temporary directory), split into setup, ticks and output, for a rung
+    /// of one replication.
+    #[serde(default)]
+    pub end_to_end: Option<EndToEnd>,
+}
+
+/// The whole run of a scenario, as `dealersim run` makes it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EndToEnd {
+    /// Setup, ticks and output, seconds.
+    pub timing: RunTiming,
+    /// Their sum, seconds.
+    pub total_seconds: f64,
+    /// Bytes of the files written.
+    pub output_bytes: u64,
+}
+
+/// Runs `scenario` as `dealersim run` would, into a temporary directory removed after.
+fn end_to_end(name: &str, scenario: &Scenario) -> Result<EndToEnd, BenchError> {
+    let dir = tempfile::tempdir().map_err(|e| run_error(name, e))?;
+    let out = dir.path().join("out");
+    let report =
+        crate::run_to_directory(scenario, name, &out, |_| {}).map_err(|e| run_error(name, e))?;
+    let output_bytes = report
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let t = report.timing;
+    Ok(EndToEnd {
+        timing: t,
+        total_seconds: t.setup_seconds + t.tick_seconds + t.output_seconds,
+        output_bytes,
+    })
 }
 
 /// Runs `rung` in this process (with phase timers) and reports it. For a rung of one
@@ -212,6 +248,10 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
         1 => Some(floor_run(s)?.seconds),
         _ => None,
     };
+    let end_to_end = match replications {
+        1 => Some(end_to_end(&rung.name, s)?),
+        _ => None,
+    };
     Ok(RungReport {
         rung: rung.name.clone(),
         investors,
@@ -228,6 +268,7 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
         run_seconds,
         floor_seconds,
         floor_ratio: floor_seconds.map(|f| run_seconds / f),
+        end_to_end,
     })
 }
 
@@ -476,11 +517,15 @@ pub struct FloorResult {
 }
 
 /// The irreducible work of a scenario: for every tick, sample which investors trade
-/// (with the simulator's own skip sampler, the cheapest exact method), draw each trade's
-/// size, evaluate every market maker's quote for it (with a tier per (market maker,
-/// investor)) and pick the cheapest. No ECS, no accounting, no tiering, no hedging, no
-/// output: a lower bound for what a tick can cost. Only the ticks are timed, not
-/// building the population.
+/// (with the simulator's own skip sampler, the cheapest exact method known), draw each
+/// trade's size, price every market maker's quote for it and pick the cheapest, and book
+/// the trade (the investor's and the market maker's position and cash). Written as
+/// tightly as we can: the tiers are one investor-major row of bytes (one cache line a
+/// trade), the curve is evaluated once a trade with one exp per distinct α, the best
+/// quote is found in the same pass, and nothing is allocated in the loop. No ECS, no
+/// tiering, no hedging, no rewards beyond the spread, no output, one thread: any
+/// correct implementation does at least this. Only the ticks are timed, not building
+/// the population.
 ///
 /// # Errors
 /// [`BenchError::Parse`] when the scenario has no dealer market.
@@ -490,22 +535,33 @@ pub fn floor_run(scenario: &Scenario) -> Result<FloorResult, BenchError> {
     let n = profiles.len();
     let m = market.market_makers.len();
     let shape = CurveShape::new(scenario.market.lambda, scenario.market.v_max);
-    let curves: Vec<QuoteCurve> = market
+    let mut alphas: Vec<f64> = Vec::new();
+    let mut alpha_of = Vec::with_capacity(m);
+    for maker in &market.market_makers {
+        let i = match alphas.iter().position(|a| *a == maker.alpha) {
+            Some(i) => i,
+            None => {
+                alphas.push(maker.alpha);
+                alphas.len() - 1
+            }
+        };
+        alpha_of.push(i);
+    }
+    let penalties: Vec<f64> = market
         .market_makers
         .iter()
-        .map(|c| QuoteCurve {
-            alpha: c.alpha,
-            tier_penalty: c.tier_penalty,
-        })
+        .map(|c| c.tier_penalty)
         .collect();
     let mut rng = stream(scenario.seed, StreamDomain::Investor, u64::MAX);
-    // Tiers as any dynamic book would hold them: one byte per (market maker, investor).
-    let tiers: Vec<Vec<u8>> = (0..m)
-        .map(|_| (0..n).map(|_| rng.random_range(0..5u8)).collect())
-        .collect();
+    // Tiers as any dynamic book would hold them, one row of M bytes per investor.
+    let tiers: Vec<u8> = (0..n * m).map(|_| rng.random_range(0..5u8)).collect();
+    let mut investors = vec![(0.0f64, 0.0f64); n];
+    let mut makers = vec![(0.0f64, 0.0f64); m];
+    let mut scales = vec![0.0; alphas.len()];
     let mut sampler = ArrivalSampler::without_entities(profiles, scenario.seed);
     let max_size = market.max_trade_size;
     let half_spread = 0.5 * scenario.market.reference_spread.mean;
+    let mid = scenario.market.initial_price;
     let started = Instant::now();
     let mut trades = 0u64;
     let mut checksum = 0.0;
@@ -516,17 +572,34 @@ pub fn floor_run(scenario: &Scenario) -> Result<FloorResult, BenchError> {
             let size = (profile.size_log_mean + profile.size_log_sd * z)
                 .exp()
                 .min(max_size);
+            let buys = rng.random::<bool>();
             let log_ratio = shape.ratio(size).map_or(0.0, f64::ln);
+            for (scale, alpha) in scales.iter_mut().zip(&alphas) {
+                *scale = half_spread * (alpha * log_ratio).exp();
+            }
             let investor = member.id.0 as usize;
-            let best = curves
-                .iter()
-                .zip(&tiers)
-                .map(|(c, t)| c.spread(half_spread, log_ratio, t[investor]))
-                .fold(f64::INFINITY, f64::min);
+            let row = &tiers[investor * m..investor * m + m];
+            let (mut best, mut winner) = (f64::INFINITY, 0);
+            for (j, ((&a, &penalty), &tier)) in alpha_of.iter().zip(&penalties).zip(row).enumerate()
+            {
+                let spread = scales[a] + penalty * f64::from(tier);
+                if spread < best {
+                    (best, winner) = (spread, j);
+                }
+            }
+            let signed = if buys { size } else { -size };
+            let price = mid * (1.0 + if buys { best } else { -best });
+            let (position, cash) = &mut investors[investor];
+            *position += signed;
+            *cash -= signed * price;
+            let (position, cash) = &mut makers[winner];
+            *position -= signed;
+            *cash += signed * price;
             checksum += best;
             trades += 1;
         });
     }
+    checksum += investors.iter().map(|h| h.1).sum::<f64>() * 1e-300;
     Ok(FloorResult {
         trades,
         seconds: started.elapsed().as_secs_f64(),

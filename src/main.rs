@@ -600,6 +600,32 @@ fn bench_table(reports: &[bench::RungReport]) -> String {
                 .map_or_else(|| "-".to_string(), |x| format!("{x:.1}x")),
         ));
     }
+    out.push_str(
+        "\ntick loop and whole run (`dealersim run`: setup, ticks, outputs), seconds\n\
+         rung  tick loop     floor    setup    ticks   output    whole run   output MB\n",
+    );
+    for r in reports {
+        let floor = r
+            .floor_seconds
+            .map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
+        match &r.end_to_end {
+            Some(e) => out.push_str(&format!(
+                "{:<4} {:>10.3} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>12.3} {:>11.1}\n",
+                r.rung,
+                r.run_seconds,
+                floor,
+                e.timing.setup_seconds,
+                e.timing.tick_seconds,
+                e.timing.output_seconds,
+                e.total_seconds,
+                e.output_bytes as f64 / 1e6,
+            )),
+            None => out.push_str(&format!(
+                "{:<4} {:>10.3} {:>9}        -        -        -            -           -\n",
+                r.rung, r.run_seconds, floor
+            )),
+        }
+    }
     out.push_str("\nphase split (% of phase time)\n");
     let rows = reports
         .iter()

@@ -23,6 +23,20 @@ pub struct RunReport {
     pub manifest: Manifest,
     /// Final paths of the files written.
     pub files: Vec<PathBuf>,
+    /// Where the run's time went.
+    pub timing: RunTiming,
+}
+
+/// The wall time of a run's three stages, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunTiming {
+    /// Validating, checking resources and building the World, and opening the tables.
+    pub setup_seconds: f64,
+    /// Stepping every tick (rows are recorded as they come, so this includes encoding
+    /// the row groups filled during the run).
+    pub tick_seconds: f64,
+    /// Finishing the tables, the summaries, `scenario.ron`, the manifest and the commit.
+    pub output_seconds: f64,
 }
 
 /// Runs `scenario` to completion and writes its outputs to `out_dir`: every table its
@@ -73,6 +87,7 @@ fn run_and_write(
     stop: &AtomicBool,
     limits: &Limits,
 ) -> Result<RunReport, SimError> {
+    let setting_up = Instant::now();
     let mut simulation = Simulation::within(scenario, limits)?;
     let resolved = scenario.to_ron()?;
     let mut staged = StagedOutput::create(out_dir)?;
@@ -103,6 +118,7 @@ fn run_and_write(
         simulation.enable_phase_timers();
     }
 
+    let setup_seconds = setting_up.elapsed().as_secs_f64();
     let run_span = tracing::info_span!("run", steps = scenario.steps).entered();
     let started = Instant::now();
     while simulation.tick() < scenario.steps {
@@ -184,9 +200,10 @@ fn run_and_write(
     let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     staged.add_file("manifest.json", &manifest_json)?;
     let files = staged.commit()?;
+    let output_seconds = writing.elapsed().as_secs_f64();
     tracing::info!(
         files = files.len(),
-        seconds = writing.elapsed().as_secs_f64(),
+        seconds = output_seconds,
         "outputs committed"
     );
     let known: Vec<&'static str> = declared
@@ -196,6 +213,11 @@ fn run_and_write(
         .collect();
     remove_stale_tables(out_dir, &known, &files);
     Ok(RunReport {
+        timing: RunTiming {
+            setup_seconds,
+            tick_seconds: wall_time_seconds,
+            output_seconds,
+        },
         summaries,
         manifest,
         files,
