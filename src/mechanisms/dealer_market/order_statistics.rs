@@ -134,34 +134,110 @@ impl<T: Ord + Copy> SortedBlocks<T> {
     }
 }
 
-impl SortedBlocks<u32> {
-    /// The `j`-th smallest (from 0) of the integers `0..` that are not in the set.
-    ///
-    /// With the set sorted as e₀ < e₁ < …, eᵢ − i integers below eᵢ are missing, and
-    /// that count never decreases with i; the answer is j + i for the first i with
-    /// eᵢ − i > j (or j + len when there is none). Elements must be distinct.
-    pub fn nth_missing(&self, j: u32) -> u32 {
-        let j = u64::from(j);
-        let mut before = 0u64;
-        for block in &self.blocks {
-            let last = block.last().copied().map_or(0, u64::from);
-            let missing_below_last = last - (before + block.len() as u64 - 1);
-            if missing_below_last > j {
-                // First local index l with block[l] − (before + l) > j.
-                let (mut lo, mut hi) = (0usize, block.len() - 1);
-                while lo < hi {
-                    let mid = (lo + hi) / 2;
-                    if u64::from(block[mid]) - (before + mid as u64) > j {
-                        hi = mid;
-                    } else {
-                        lo = mid + 1;
-                    }
-                }
-                return (j + before + lo as u64) as u32;
-            }
-            before += block.len() as u64;
+/// Bits per counted block of [`KeyBits`]: 64 words.
+const KEY_BLOCK_BITS: usize = 4096;
+
+/// A set of integers `0..n` as one bit each, with the number of members of every
+/// 4096-bit block: membership, insert and remove in O(1), and the j-th integer *not* in
+/// the set in O(n / 4096 + 64).
+///
+/// A book keeps here the tie keys of everyone off the prior score, and finds the
+/// counterparty at a rank of the prior-score run as the j-th key missing from it. A
+/// sorted list of the keys answers the same question, but every insert and remove then
+/// searches and shifts a block of it, a cache miss or two a move at scale; a bit flip
+/// and a counter are one.
+#[derive(Clone, Debug)]
+pub struct KeyBits {
+    words: Vec<u64>,
+    block_counts: Vec<u32>,
+    len: usize,
+}
+
+impl KeyBits {
+    /// The empty set over `0..n`.
+    pub fn new(n: usize) -> Self {
+        let words = n.div_ceil(64);
+        Self {
+            words: vec![0; words],
+            block_counts: vec![0; n.div_ceil(KEY_BLOCK_BITS)],
+            len: 0,
         }
-        (j + before) as u32
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `key` is a member.
+    #[inline]
+    pub fn contains(&self, key: u32) -> bool {
+        let k = key as usize;
+        self.words[k / 64] >> (k % 64) & 1 == 1
+    }
+
+    /// Adds `key` (< n); returns whether it was new.
+    pub fn insert(&mut self, key: u32) -> bool {
+        let k = key as usize;
+        let bit = 1u64 << (k % 64);
+        let word = &mut self.words[k / 64];
+        if *word & bit != 0 {
+            return false;
+        }
+        *word |= bit;
+        self.block_counts[k / KEY_BLOCK_BITS] += 1;
+        self.len += 1;
+        true
+    }
+
+    /// Removes `key`; returns whether it was a member.
+    pub fn remove(&mut self, key: u32) -> bool {
+        let k = key as usize;
+        let bit = 1u64 << (k % 64);
+        let word = &mut self.words[k / 64];
+        if *word & bit == 0 {
+            return false;
+        }
+        *word &= !bit;
+        self.block_counts[k / KEY_BLOCK_BITS] -= 1;
+        self.len -= 1;
+        true
+    }
+
+    /// The `j`-th smallest (from 0) of the integers `0..` that are not in the set
+    /// (integers from n on are never members).
+    pub fn nth_missing(&self, j: u32) -> u32 {
+        let mut j = j as usize;
+        let mut base = 0usize;
+        // Whole blocks first: a block of 4096 integers misses 4096 − count of them.
+        for &count in &self.block_counts {
+            let missing = KEY_BLOCK_BITS - count as usize;
+            if j < missing {
+                break;
+            }
+            j -= missing;
+            base += KEY_BLOCK_BITS;
+        }
+        for &word in self.words.get(base / 64..).unwrap_or_default() {
+            let free = !word;
+            let missing = free.count_ones() as usize;
+            if j < missing {
+                // Clear the j lowest free bits; the next one is the answer.
+                let mut free = free;
+                for _ in 0..j {
+                    free &= free - 1;
+                }
+                return (base + free.trailing_zeros() as usize) as u32;
+            }
+            j -= missing;
+            base += 64;
+        }
+        (base + j) as u32
     }
 }
 
@@ -170,7 +246,7 @@ impl SortedBlocks<u32> {
 /// Equal scores rank by this key, lowest first. A permutation of `0..n`, rather than a
 /// hash into all of `u32`, is what lets incremental tiering find the counterparty at any
 /// rank among the many that share the prior score: it is the j-th key of `0..n` not held
-/// by someone whose score moved ([`SortedBlocks::nth_missing`]).
+/// by someone whose score moved ([`KeyBits::nth_missing`]).
 ///
 /// The key is a bijective mix of `⌈log₂ n⌉`-bit integers (xor with the salt, then
 /// xorshift-multiply rounds), cycle-walked until it lands below n: the standard way to
@@ -359,21 +435,31 @@ mod tests {
     #[test]
     fn nth_missing_counts_the_integers_left_out() {
         let mut rng = Stream::seed_from_u64(11);
-        for universe in [1u32, 2, 10, 1000, 5000] {
+        for universe in [1u32, 2, 10, 1000, 5000, 20_000] {
+            let mut set = KeyBits::new(universe as usize);
             let mut keys: Vec<u32> = (0..universe / 3)
                 .map(|_| rng.random_range(0..universe))
                 .collect();
             keys.sort_unstable();
             keys.dedup();
-            let set = SortedBlocks::from_sorted(&keys);
-            let missing: Vec<u32> = (0..universe)
-                .filter(|k| keys.binary_search(k).is_err())
+            for &k in &keys {
+                assert!(set.insert(k));
+                assert!(!set.insert(k));
+            }
+            // Remove a few again, so both directions of the counts are exercised.
+            for k in keys.iter().step_by(7) {
+                assert!(set.remove(*k));
+            }
+            let kept: Vec<u32> = keys.iter().copied().filter(|&k| set.contains(k)).collect();
+            assert_eq!(set.len(), kept.len());
+            let missing: Vec<u32> = (0..universe + 3)
+                .filter(|k| kept.binary_search(k).is_err())
                 .collect();
             for (j, &k) in missing.iter().enumerate() {
                 assert_eq!(set.nth_missing(j as u32), k, "universe {universe}, j {j}");
             }
         }
-        assert_eq!(SortedBlocks::<u32>::new().nth_missing(41), 41);
+        assert_eq!(KeyBits::new(0).nth_missing(41), 41);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 use bevy_ecs::prelude::Component;
 
-use super::order_statistics::{SortedBlocks, TieOrder};
+use super::order_statistics::{KeyBits, SortedBlocks, TieOrder};
 use super::slot_set::SlotSet;
 
 /// The parameters of a score-based book (converted from the scenario's tiering config).
@@ -202,7 +202,7 @@ struct QuantileCuts {
     /// Ranked counterparties with ψ below the prior, best first.
     below: SortedBlocks<Ranked>,
     /// Tie keys outside the middle run: own slot, pinned, `above` and `below`.
-    keys_elsewhere: SortedBlocks<u32>,
+    keys_elsewhere: KeyBits,
     /// Number of ranked counterparties (slots less own and pinned).
     ranked_count: usize,
     /// The entry at each cut rank ⌈t·n/K⌉, t = 1..K−1, that is below n.
@@ -248,7 +248,13 @@ impl QuantileCuts {
             above: SortedBlocks::new(),
             below: SortedBlocks::new(),
             ranked_count: n - keys.len(),
-            keys_elsewhere: SortedBlocks::from_sorted(&keys),
+            keys_elsewhere: {
+                let mut set = KeyBits::new(n);
+                for &key in &keys {
+                    set.insert(key);
+                }
+                set
+            },
             cuts: Vec::new(),
             scored: FxHashMap::default(),
             off_prior: SlotSet::new(n),
@@ -289,7 +295,7 @@ impl QuantileCuts {
                     self.off_prior.insert(c);
                 }
                 (false, true) => {
-                    self.keys_elsewhere.remove(&m.key);
+                    self.keys_elsewhere.remove(m.key);
                     self.off_prior.remove(c);
                 }
                 _ => {}
@@ -378,12 +384,8 @@ impl QuantileCuts {
             Ordering::Equal => hi.key,
             Ordering::Greater => return,
         };
-        let mut elsewhere = self.keys_elsewhere.iter_from(&first_key).peekable();
-        for key in first_key..end_key {
-            while elsewhere.next_if(|&&k| k < key).is_some() {}
-            if elsewhere.next_if(|&&k| k == key).is_none() {
-                slot(order.slot(key));
-            }
+        for key in (first_key..end_key).filter(|&k| !self.keys_elsewhere.contains(k)) {
+            slot(order.slot(key));
         }
     }
 }
