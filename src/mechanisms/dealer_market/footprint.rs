@@ -1,7 +1,8 @@
 //! How much memory and output a dealer-market run needs, estimated from its config
 //! before anything is allocated. Per-item sizes are measured on the bench ladder: the
 //! items alone put XL (10M investors × 50 makers) at 3.7 GiB against its measured 4.3
-//! GiB peak RSS, so the estimate adds [`OVERHEAD`] for the allocator and the runtime.
+//! GiB peak RSS, so the estimate adds [`OVERHEAD`] for the allocator and the runtime
+//! (issue 11 added the tier matrix, 64 B an investor at XL, and the books' key bitsets).
 
 use super::config::{DealerMarketConfig, InvestorSpec, SnapshotScope, TieringConfig};
 use crate::scenario::{OutputFormat, Scenario};
@@ -54,7 +55,8 @@ pub fn estimate(config: &DealerMarketConfig, scenario: &Scenario, path: &str) ->
     let mut books: u64 = 0;
     for maker in &config.market_makers {
         books = books.saturating_add(match &maker.tiering {
-            TieringConfig::AverageYield(_) => slots / 8,
+            // The off-prior slot set and the counted bitset of tie keys.
+            TieringConfig::AverageYield(_) => slots / 4,
             TieringConfig::RevenueRate(_) => slots.saturating_mul(REVENUE_RATE_SLOT_BYTES),
             TieringConfig::Fixed(_) => slots,
         });
@@ -69,7 +71,13 @@ pub fn estimate(config: &DealerMarketConfig, scenario: &Scenario, path: &str) ->
     }
     let pending = ((per_tick * f64::from(config.position_horizon + 2)) as u64)
         .saturating_mul(PENDING_TRADE_BYTES);
-    let population = investors.saturating_mul(INVESTOR_BYTES);
+    // The tier matrix: one row of M bytes (padded to a power of two up to 64) an investor.
+    let tier_row = if makers <= 64 {
+        makers.next_power_of_two()
+    } else {
+        makers
+    };
+    let population = investors.saturating_mul(INVESTOR_BYTES.saturating_add(tier_row));
     let items = population.saturating_add(books).saturating_add(pending);
     let memory = (items as f64 * OVERHEAD).min(u64::MAX as f64) as u64;
     let memory_field = if population >= books {
@@ -114,8 +122,8 @@ pub fn estimate(config: &DealerMarketConfig, scenario: &Scenario, path: &str) ->
     ResourceEstimate {
         memory_bytes: memory,
         memory_detail: format!(
-            "{investors} investors × {INVESTOR_BYTES} B, {makers} books over {slots} \
-             counterparties, {trades} expected trades"
+            "{investors} investors × ({INVESTOR_BYTES} B + a {tier_row} B tier row), {makers} books \
+             over {slots} counterparties, {trades} expected trades"
         ),
         memory_field,
         output_bytes: output,
