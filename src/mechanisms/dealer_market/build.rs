@@ -102,6 +102,7 @@ pub fn build(config: &DealerMarketConfig, seed: u64, trades: bool, world: &mut W
         population.investors as usize,
         population.market_makers as usize,
     ));
+    fill_tier_matrix(world);
     world.init_resource::<PositionRevenueQueue>();
     world.init_resource::<Exchange>();
 }
@@ -120,7 +121,23 @@ pub fn rebuild_books(
     for (id, mut book) in books.iter_mut(world) {
         *book = build_book(config, seed, population, id.0, method);
     }
-    world.resource_mut::<TierMatrix>().invalidate();
+    fill_tier_matrix(world);
+}
+
+/// Copies every book's investor tiers into the tier matrix: part of building the World,
+/// so that the first tick pays only for what it changes.
+fn fill_tier_matrix(world: &mut World) {
+    let mut books = world.query::<(&MarketMakerId, &CounterpartyBook)>();
+    let mut by_id: Vec<(u32, &CounterpartyBook)> =
+        books.iter(world).map(|(id, book)| (id.0, book)).collect();
+    by_id.sort_unstable_by_key(|(id, _)| *id);
+    let books: Vec<&CounterpartyBook> = by_id.into_iter().map(|(_, book)| book).collect();
+    let mut matrix = TierMatrix::new(0, 0);
+    if let Some(existing) = world.get_resource::<TierMatrix>() {
+        matrix = existing.clone_empty();
+    }
+    matrix.fill(&books);
+    world.insert_resource(matrix);
 }
 
 /// The model's hedging policy for a config.

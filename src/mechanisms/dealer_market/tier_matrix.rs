@@ -44,6 +44,15 @@ impl TierMatrix {
         }
     }
 
+    /// A matrix of the same shape with no rows yet.
+    pub fn clone_empty(&self) -> Self {
+        Self {
+            tiers: Vec::new(),
+            filled: false,
+            ..*self
+        }
+    }
+
     /// Marks the rows stale (the books were replaced): the next re-tier fills them all.
     pub fn invalidate(&mut self) {
         self.filled = false;
