@@ -224,7 +224,7 @@ pub fn run_rung(rung: &BenchRung) -> Result<RungReport, BenchError> {
         rung.replications,
         rung.scenario.seed,
         |_, sim| timed_run(sim),
-        &|_| {},
+        &crate::experiments::Progress::silent(),
     )
     .map_err(|e| run_error(&rung.name, e))?;
     let wall_seconds = started.elapsed().as_secs_f64();

@@ -366,10 +366,12 @@ fn experiment(
         config.seed = seed;
     }
     let out = out.unwrap_or_else(|| Path::new("out").join("experiments").join(&config.name));
-    let progress = progress_bar(experiments::total_runs(&config), quiet, "replication");
-    let result =
-        experiments::write_experiment(&config, &source, &out, &|done| progress.set_position(done));
-    progress.finish_and_clear();
+    let bar = progress_bar(experiments::total_runs(&config), quiet, "replication");
+    let signals = Signals::install();
+    let report = |done| bar.set_position(done);
+    let progress = experiments::Progress::new(&report).with_stop(&signals.stop);
+    let result = experiments::write_experiment(&config, &source, &out, &progress);
+    bar.finish_and_clear();
     match result {
         Ok(report) => {
             if !quiet {
@@ -384,6 +386,10 @@ fn experiment(
                 );
             }
             ExitCode::SUCCESS
+        }
+        Err(experiments::ExperimentError::Interrupted) => {
+            errln!("interrupted: nothing was written to {}", out.display());
+            ExitCode::from(signals.exit_status())
         }
         Err(error) => {
             errln!("error: {error}");

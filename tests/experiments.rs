@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use dealersim::experiments::{
-    Design, ExperimentConfig, OwnedCell, load_experiment, run_experiment,
+    Design, ExperimentConfig, OwnedCell, Progress, load_experiment, run_experiment,
 };
 use dealersim::mechanisms::dealer_market::config::{HedgeVenue, VolatilityEstimate};
 
@@ -33,7 +33,7 @@ fn str_at(row: &[OwnedCell], i: usize) -> &str {
 #[test]
 fn price_sensitivity_shares_step_at_the_competitors_tier() {
     let config = bundled("price-sensitivity", 24);
-    let output = run_experiment(&config, &|_| {}).expect("runs");
+    let output = run_experiment(&config, &Progress::silent()).expect("runs");
     // Columns: variant, investor, size_mean, competitor_tier, tier, runs, mean_share, ...
     let mut first_losing_tier = Vec::new();
     for row in output.rows.iter().filter(|r| str_at(r, 0) == "fixed") {
@@ -88,7 +88,7 @@ fn the_market_maker_with_all_the_flow_internalises_better() {
     let readings: Vec<String> = design.readings.iter().map(|r| r.name.clone()).collect();
     assert!(readings.len() >= 5, "{readings:?}");
     assert_eq!(readings[0], "default");
-    let output = run_experiment(&config, &|_| {}).expect("runs");
+    let output = run_experiment(&config, &Progress::silent()).expect("runs");
     // Columns: variant, setup, tick, runs, p25, p50, p75, mean_share.
     for reading in &readings {
         let last = |setup: &str| {
@@ -122,7 +122,7 @@ fn a_higher_risk_aversion_pays_at_higher_volatility() {
     design.risk_aversions = vec![0.03, 0.3, 3.0, 30.0];
     design.venues = vec![HedgeVenue::MarketMakers];
     assert_eq!(design.volatility_estimate, VolatilityEstimate::Fixed(0.10));
-    let output = run_experiment(&config, &|_| {}).expect("runs");
+    let output = run_experiment(&config, &Progress::silent()).expect("runs");
     // Columns: venue, volatility, risk_aversion, runs, mean_cost, stderr, hedging, risk, x0.
     let cheapest = |sigma: f64| {
         output

@@ -135,3 +135,40 @@ fn after_sigkill_the_next_run_or_clean_removes_the_staging() {
         );
     }
 }
+
+/// An experiment stopped by SIGINT or SIGTERM starts no further replication, writes
+/// nothing and exits 130 or 143, instead of running every replication to the end.
+#[test]
+fn a_signal_stops_an_experiment_and_leaves_nothing() {
+    for (name, code) in [("INT", 130), ("TERM", 143)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("exp");
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_dealersim"))
+            .args([
+                "experiment",
+                "risk-aversion",
+                "--runs",
+                "100000",
+                "--quiet",
+                "--out",
+            ])
+            .arg(&out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start dealersim");
+        // Replications are running by now (100,000 of each variant would take hours).
+        std::thread::sleep(Duration::from_millis(800));
+        signal(&child, name);
+        let output = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "SIG{name}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(
+            !out.exists(),
+            "SIG{name} left {:?}",
+            output_files(dir.path())
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+}

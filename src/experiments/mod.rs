@@ -9,7 +9,7 @@
 //! job order.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use rand::Rng;
@@ -67,7 +67,7 @@ pub trait ExperimentDesign {
     fn run(
         &self,
         config: &ExperimentConfig,
-        on_done: &(dyn Fn(u64) + Sync),
+        progress: &Progress<'_>,
     ) -> Result<ExperimentOutput, ExperimentError>;
 }
 
@@ -123,6 +123,50 @@ pub enum ExperimentError {
     /// Drawing the figure failed.
     #[error("cannot draw the figure: {0}")]
     Figure(#[from] FigureError),
+    /// Stopped on request (a signal) before every replication ran; nothing was written.
+    #[error("interrupted before every replication ran")]
+    Interrupted,
+}
+
+/// What a running experiment reports its progress to, and may be stopped by.
+pub struct Progress<'a> {
+    report: &'a (dyn Fn(u64) + Sync),
+    stop: Option<&'a AtomicBool>,
+}
+
+impl<'a> Progress<'a> {
+    /// Calls `report` with the replications done so far, after each one.
+    pub fn new(report: &'a (dyn Fn(u64) + Sync)) -> Self {
+        Self { report, stop: None }
+    }
+
+    /// No reports, no stop.
+    pub fn silent() -> Progress<'static> {
+        Progress {
+            report: &|_| {},
+            stop: None,
+        }
+    }
+
+    /// Stops the experiment (no replication starts after it is set) when `stop` is set,
+    /// by a signal handler, say: the experiment then fails with
+    /// [`ExperimentError::Interrupted`].
+    pub fn with_stop(self, stop: &'a AtomicBool) -> Self {
+        Self {
+            stop: Some(stop),
+            ..self
+        }
+    }
+
+    /// Reports `done` replications finished.
+    pub fn done(&self, done: u64) {
+        (self.report)(done);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn stopped(&self) -> bool {
+        self.stop.is_some_and(|s| s.load(Ordering::Relaxed))
+    }
 }
 
 /// Loads a bundled experiment by name, or an experiment file by path.
@@ -265,13 +309,17 @@ pub fn replicate<T: Send>(
     runs: u32,
     seed: u64,
     measure: impl Fn(usize, &mut Simulation) -> Result<T, SimError> + Sync,
-    on_done: &(dyn Fn(u64) + Sync),
+    progress: &Progress<'_>,
 ) -> Result<Vec<Vec<T>>, ExperimentError> {
     let runs_usize = runs as usize;
     let done = AtomicU64::new(0);
     let results: Vec<Result<T, ExperimentError>> = (0..variants.len() * runs_usize)
         .into_par_iter()
         .map(|job| {
+            // Jobs not yet started when a stop is asked for are not started.
+            if progress.stopped() {
+                return Err(ExperimentError::Interrupted);
+            }
             let (v, r) = (job / runs_usize, (job % runs_usize) as u32);
             let mut scenario = variants[v].scenario.clone();
             scenario.seed = replication_seed(seed, r);
@@ -282,7 +330,7 @@ pub fn replicate<T: Send>(
                     replication: r,
                     source,
                 });
-            on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
+            progress.done(done.fetch_add(1, Ordering::Relaxed) + 1);
             outcome
         })
         .collect();
@@ -327,9 +375,9 @@ pub struct ExperimentOutput {
 /// [`ExperimentError`] when a replication fails.
 pub fn run_experiment(
     config: &ExperimentConfig,
-    on_done: &(dyn Fn(u64) + Sync),
+    progress: &Progress<'_>,
 ) -> Result<ExperimentOutput, ExperimentError> {
-    config.design.as_design().run(config, on_done)
+    config.design.as_design().run(config, progress)
 }
 
 /// Total replications an experiment runs (for a progress bar).
@@ -356,12 +404,12 @@ pub fn write_experiment(
     config: &ExperimentConfig,
     source: &str,
     out_dir: &Path,
-    on_done: &(dyn Fn(u64) + Sync),
+    progress: &Progress<'_>,
 ) -> Result<ExperimentReport, ExperimentError> {
     crate::output::leave_nothing_on_error(out_dir, || {
         let mut staged = StagedOutput::create(out_dir)?;
         let started = Instant::now();
-        let output = run_experiment(config, on_done)?;
+        let output = run_experiment(config, progress)?;
         let wall_time_seconds = started.elapsed().as_secs_f64();
         for format in [TableFormat::Parquet, TableFormat::Csv] {
             let mut table = staged.table("results", output.columns, format)?;

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_focus_and_competitor, maker_index};
 use crate::experiments::{
-    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
-    quantile, replicate,
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Progress, Variant,
+    mean_sd, quantile, replicate,
 };
 use crate::mechanisms::dealer_market::config::{
     FixedTiering, InvestorParams, InvestorSpec, TieringConfig,
@@ -321,7 +321,7 @@ impl ExperimentDesign for InternalizationDesign {
     fn run(
         &self,
         config: &ExperimentConfig,
-        on_done: &(dyn Fn(u64) + Sync),
+        progress: &Progress<'_>,
     ) -> Result<ExperimentOutput, ExperimentError> {
         let variants = self.variants(&config.scenario);
         let results = replicate(
@@ -349,7 +349,7 @@ impl ExperimentDesign for InternalizationDesign {
                     .map_or(f64::NAN, |s| s.market_share);
                 Ok((metric, share))
             },
-            on_done,
+            progress,
         )?;
 
         let steps = config.scenario.steps as usize;

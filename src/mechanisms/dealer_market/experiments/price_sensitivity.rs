@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_focus_and_competitor, maker_index};
 use crate::experiments::{
-    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
-    replicate,
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Progress, Variant,
+    mean_sd, replicate,
 };
 use crate::mechanisms::dealer_market::config::{
     DynamicTiering, FixedTiering, InvestorSpec, TieringConfig,
@@ -242,7 +242,7 @@ impl ExperimentDesign for PriceSensitivityDesign {
     fn run(
         &self,
         config: &ExperimentConfig,
-        on_done: &(dyn Fn(u64) + Sync),
+        progress: &Progress<'_>,
     ) -> Result<ExperimentOutput, ExperimentError> {
         let base = &config.scenario;
         let variants = self.variants(base);
@@ -270,7 +270,7 @@ impl ExperimentDesign for PriceSensitivityDesign {
                 }
                 Ok(if total > 0.0 { won / total } else { f64::NAN })
             },
-            on_done,
+            progress,
         )?;
 
         // (mean, sd, standard error, replications that traded) per cell.

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::maker_index;
 use crate::experiments::{
-    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Variant, mean_sd,
-    replicate,
+    ExperimentConfig, ExperimentDesign, ExperimentError, ExperimentOutput, Progress, Variant,
+    mean_sd, replicate,
 };
 use crate::mechanisms::dealer_market::config::{HedgeVenue, HedgingConfig, VolatilityEstimate};
 use crate::mechanisms::dealer_market::validate::MAX_HEDGING_HORIZON;
@@ -189,7 +189,7 @@ impl ExperimentDesign for RiskAversionDesign {
     fn run(
         &self,
         config: &ExperimentConfig,
-        on_done: &(dyn Fn(u64) + Sync),
+        progress: &Progress<'_>,
     ) -> Result<ExperimentOutput, ExperimentError> {
         let focus = maker_index(&config.scenario, &self.focus).unwrap_or(0);
         let variants = self.variants(&config.scenario);
@@ -211,7 +211,7 @@ impl ExperimentDesign for RiskAversionDesign {
                     },
                 })
             },
-            on_done,
+            progress,
         )?;
 
         let cells = cells(self);
