@@ -141,9 +141,9 @@ pub(super) fn retier_counterparties(
         .collect();
     due.par_iter_mut().for_each(|(_, book)| book.retier(tick));
     if matrix.is_filled() {
-        for (maker, book) in &due {
-            matrix.update(*maker, book);
-        }
+        let due: Vec<(usize, &CounterpartyBook)> =
+            due.iter().map(|(maker, book)| (*maker, &**book)).collect();
+        matrix.update(&due);
     } else {
         drop(due);
         let all: Vec<&CounterpartyBook> = books.iter().map(|(_, b)| &**b).collect();

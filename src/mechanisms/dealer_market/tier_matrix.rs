@@ -90,23 +90,39 @@ impl TierMatrix {
         self.filled = true;
     }
 
-    /// Brings column `maker` up to date after `book`'s re-tier.
-    pub fn update(&mut self, maker: usize, book: &CounterpartyBook) {
+    /// Brings the columns of `books` (market maker id, book) up to date after their
+    /// re-tiers. Reported slots are copied one by one; the books that may have changed
+    /// any tier (revenue-rate and reference books) are copied together in one parallel
+    /// pass over the rows, so the matrix is read and written once, not once per book.
+    pub fn update(&mut self, books: &[(usize, &CounterpartyBook)]) {
         let stride = self.stride;
-        match book.last_changes() {
-            TierChanges::Slots(slots) => {
-                for &slot in slots {
-                    let slot = slot as usize;
-                    if slot < self.investors {
-                        self.tiers[slot * stride + maker] = book.tier(slot);
+        let mut whole_columns = Vec::new();
+        for &(maker, book) in books {
+            match book.last_changes() {
+                TierChanges::Slots(slots) => {
+                    for &slot in slots {
+                        let slot = slot as usize;
+                        if slot < self.investors {
+                            self.tiers[slot * stride + maker] = book.tier(slot);
+                        }
                     }
                 }
-            }
-            TierChanges::All => {
-                for (slot, row) in self.tiers.chunks_exact_mut(stride).enumerate() {
-                    row[maker] = book.tier(slot);
-                }
+                TierChanges::All => whole_columns.push((maker, book)),
             }
         }
+        if whole_columns.is_empty() {
+            return;
+        }
+        self.tiers
+            .par_chunks_mut(FILL_ROWS_PER_TASK * stride)
+            .enumerate()
+            .for_each(|(chunk, rows)| {
+                let first = chunk * FILL_ROWS_PER_TASK;
+                for (i, row) in rows.chunks_exact_mut(stride).enumerate() {
+                    for &(maker, book) in &whole_columns {
+                        row[maker] = book.tier(first + i);
+                    }
+                }
+            });
     }
 }
