@@ -231,12 +231,24 @@ pub(super) fn match_orders(
             })
         };
         if orders.0.len() >= PARALLEL_MIN_ORDERS {
-            orders
+            // In chunks, each first touching its orders' tier rows in a loop of
+            // independent loads (their cache misses overlap), then quoting them.
+            let chunks: Vec<Vec<Result<Fill, ModelFault>>> = orders
                 .0
-                .par_iter()
-                .with_min_len(PARALLEL_MIN_ORDERS / 2)
-                .map_init(Default::default, choose)
-                .collect()
+                .par_chunks(PARALLEL_MIN_ORDERS)
+                .map_init(Default::default, |buffers, chunk| {
+                    let touched = chunk.iter().fold(0u8, |acc, o| {
+                        acc ^ matrix
+                            .row(o.investor.0 as usize)
+                            .first()
+                            .copied()
+                            .unwrap_or(0)
+                    });
+                    std::hint::black_box(touched);
+                    chunk.iter().map(|o| choose(buffers, o)).collect()
+                })
+                .collect();
+            chunks.into_iter().flatten().collect()
         } else {
             let mut buffers = Default::default();
             orders.0.iter().map(|o| choose(&mut buffers, o)).collect()
