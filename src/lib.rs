@@ -22,6 +22,7 @@ pub mod rng;
 pub mod scenario;
 pub mod schedule;
 pub mod sim;
+pub mod sweep;
 
 pub use scenario::{Scenario, load_scenario};
 pub use sim::{RunReport, SimError, Simulation, run_to_directory, run_to_directory_until};

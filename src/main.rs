@@ -21,7 +21,7 @@ macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
-            stdout_failed(error);
+            $crate::stdout_failed(error);
         }
     }};
 }
@@ -31,7 +31,7 @@ macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         if let Err(error) = write!(std::io::stdout().lock(), $($arg)*) {
-            stdout_failed(error);
+            $crate::stdout_failed(error);
         }
     }};
 }
@@ -43,6 +43,8 @@ macro_rules! errln {
         let _ = writeln!(std::io::stderr().lock(), $($arg)*);
     }};
 }
+
+mod cli;
 
 /// Agent-based simulation of over-the-counter dealer markets.
 #[derive(Parser)]
@@ -135,6 +137,46 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run a sweep (a grid of field overrides × seeds over a base scenario), or one shard
+    /// of it; every cell's outputs go to DIR/cells/<cell>/.
+    Sweep {
+        /// The sweep file (RON).
+        sweep: PathBuf,
+        /// Run only shard i of n: the cells whose number is ≡ i (mod n) [default: from
+        /// SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT in an array job, else 0/1].
+        #[arg(long, value_name = "i/n")]
+        shard: Option<String>,
+        /// Output directory, shared by every shard [default: out/sweeps/<sweep file stem>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Skip this shard's cells already complete in DIR (those killed mid-run are run
+        /// again).
+        #[arg(long)]
+        resume: bool,
+        /// The most memory a cell may use, e.g. 8G or 512M [default: the memory this
+        /// machine has available].
+        #[arg(long, value_parser = parse_size)]
+        max_memory: Option<u64>,
+        /// No progress bar and no summary line.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Gather a sweep's cells (from one output directory or several) into one summary
+    /// table per mechanism, with the swept values as columns, and a timing table.
+    Merge {
+        /// The sweep's output directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged tables.
+        #[arg(long)]
+        out: PathBuf,
+        /// Table format [default: parquet].
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// No summary lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -198,6 +240,20 @@ fn main() -> ExitCode {
             out,
             quiet,
         } => experiment(name, list, runs, seed, out, quiet),
+        Command::Sweep {
+            sweep,
+            shard,
+            out,
+            resume,
+            max_memory,
+            quiet,
+        } => cli::sweep::sweep(&sweep, shard, out, resume, max_memory, quiet),
+        Command::Merge {
+            dirs,
+            out,
+            format,
+            quiet,
+        } => cli::sweep::merge_dirs(&dirs, &out, format, quiet),
         Command::Clean { dir } => {
             let removed = dealersim::output::staging::remove_stale_staging(&dir, false);
             for path in &removed {

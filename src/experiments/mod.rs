@@ -163,6 +163,11 @@ impl<'a> Progress<'a> {
         (self.report)(done);
     }
 
+    /// The stop flag, if there is one (to hand to a run that checks it between ticks).
+    pub fn stop_flag(&self) -> Option<&'a AtomicBool> {
+        self.stop
+    }
+
     /// Whether a stop was asked for.
     pub fn stopped(&self) -> bool {
         self.stop.is_some_and(|s| s.load(Ordering::Relaxed))

@@ -97,8 +97,9 @@ impl ColumnValue for String {
     }
 }
 
-/// A table cell that owns its text: rows kept after a run (summaries, experiment results).
-#[derive(Clone, Debug, PartialEq)]
+/// A table cell that owns its text: rows kept after a run (summaries, experiment results,
+/// a sweep cell's `cell.json`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum OwnedCell {
     /// Unsigned 32-bit.
     U32(u32),
@@ -106,12 +107,47 @@ pub enum OwnedCell {
     U64(u64),
     /// Signed 64-bit.
     I64(i64),
-    /// Float.
-    F64(f64),
+    /// Float (in JSON, NaN and infinities as the strings `"NaN"`, `"inf"`, `"-inf"`).
+    F64(#[serde(with = "json_f64")] f64),
     /// Boolean.
     Bool(bool),
     /// Text.
     Str(String),
+}
+
+/// Every f64 through JSON, which has no NaN or infinity: finite values as numbers (exact,
+/// with serde_json's `float_roundtrip`), the others as text.
+mod json_f64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match *x {
+            x if x.is_finite() => s.serialize_f64(x),
+            x if x.is_nan() => s.serialize_str("NaN"),
+            x if x > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(f64),
+            Text(String),
+        }
+        match Written::deserialize(d)? {
+            Written::Number(x) => Ok(x),
+            Written::Text(t) => match t.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                other => Err(serde::de::Error::custom(format!(
+                    "`{other}` is not a number"
+                ))),
+            },
+        }
+    }
 }
 
 impl OwnedCell {
@@ -177,7 +213,7 @@ macro_rules! table_row {
                 name: $table,
                 columns: &[$(
                     $crate::output::table::Column {
-                        name: stringify!($field),
+                        name: ::std::borrow::Cow::Borrowed(stringify!($field)),
                         ty: <$ty as $crate::output::row::ColumnValue>::TYPE,
                         doc: $doc,
                     }
@@ -216,8 +252,11 @@ mod tests {
     fn the_spec_follows_the_fields() {
         let spec = Sample::TABLE;
         assert_eq!(spec.name, "sample");
-        let described: Vec<(&str, ColumnType, &str)> =
-            spec.columns.iter().map(|c| (c.name, c.ty, c.doc)).collect();
+        let described: Vec<(&str, ColumnType, &str)> = spec
+            .columns
+            .iter()
+            .map(|c| (c.name.as_ref(), c.ty, c.doc))
+            .collect();
         assert_eq!(
             described,
             [

@@ -9,6 +9,7 @@
 //! long the table is. The file metadata carries a fixed `created_by` ([`PARQUET_CREATED_BY`])
 //! and nothing time- or host-dependent, so identical rows give byte-identical files.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -103,10 +104,14 @@ impl fmt::Display for ColumnType {
 }
 
 /// A column of a table: name, type and a one-line description (used in docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+///
+/// Declared tables name their columns with string literals; a table whose columns are
+/// known only at run time (a sweep's merged results, one column per swept field) owns
+/// its names, hence the `Cow`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Column {
     /// Column name as it appears in the Parquet schema and the CSV header.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Type of every value in the column.
     pub ty: ColumnType,
     /// One-line description for generated documentation; not written to the files.
@@ -195,10 +200,10 @@ impl StagedOutput {
     pub fn table(
         &self,
         stem: &str,
-        columns: &'static [Column],
+        columns: impl Into<Cow<'static, [Column]>>,
         format: TableFormat,
     ) -> Result<TableWriter, OutputError> {
-        self.table_with_row_group_rows(stem, columns, format, ROW_GROUP_ROWS)
+        self.table_with_row_group_rows(stem, columns.into(), format, ROW_GROUP_ROWS)
     }
 
     /// [`table`](Self::table) with a custom Parquet row-group size (tests use small groups to
@@ -206,17 +211,17 @@ impl StagedOutput {
     pub(crate) fn table_with_row_group_rows(
         &self,
         stem: &str,
-        columns: &'static [Column],
+        columns: Cow<'static, [Column]>,
         format: TableFormat,
         row_group_rows: usize,
     ) -> Result<TableWriter, OutputError> {
         validate_name(stem)?;
         let file_name = format!("{stem}.{}", format.extension());
-        validate_columns(columns, &self.dir().join(&file_name))?;
+        validate_columns(&columns, &self.dir().join(&file_name))?;
         let (file, temp, final_path) = self.create_staged_file(&file_name)?;
         let sink = match format {
             TableFormat::Parquet => Sink::Parquet(
-                ParquetSink::new(file, columns, row_group_rows.max(1)).map_err(|error| {
+                ParquetSink::new(file, &columns, row_group_rows.max(1)).map_err(|error| {
                     OutputError::Parquet {
                         path: final_path.clone(),
                         error,
@@ -225,7 +230,7 @@ impl StagedOutput {
             ),
             TableFormat::Csv => {
                 Sink::Csv(
-                    CsvSink::new(file, columns).map_err(|error| OutputError::Csv {
+                    CsvSink::new(file, &columns).map_err(|error| OutputError::Csv {
                         path: final_path.clone(),
                         error,
                     })?,
@@ -284,7 +289,7 @@ pub struct TableWriter {
     temp: TempPath,
     final_path: PathBuf,
     format: TableFormat,
-    columns: &'static [Column],
+    columns: Cow<'static, [Column]>,
     rows: u64,
     // Set after an I/O or encoder error, after which the file contents are unknown.
     poisoned: bool,
@@ -410,7 +415,7 @@ impl TableWriter {
                 ),
             });
         }
-        for (i, (cell, column)) in row.iter().zip(self.columns).enumerate() {
+        for (i, (cell, column)) in row.iter().zip(self.columns.iter()).enumerate() {
             if cell.column_type() != column.ty {
                 return Err(OutputError::Schema {
                     path: self.final_path.clone(),
@@ -538,7 +543,7 @@ fn parquet_schema(columns: &[Column]) -> Result<Arc<Type>, ParquetError> {
             };
             // The builder derives the legacy converted type (UINT_32, UTF8, ...) from the
             // logical type, which older readers rely on.
-            Type::primitive_type_builder(column.name, physical)
+            Type::primitive_type_builder(&column.name, physical)
                 .with_repetition(Repetition::REQUIRED)
                 .with_logical_type(logical)
                 .build()
@@ -650,7 +655,7 @@ impl CsvSink {
         let mut writer = csv::WriterBuilder::new()
             .buffer_capacity(CSV_BUFFER_BYTES)
             .from_writer(file);
-        writer.write_record(columns.iter().map(|c| c.name))?;
+        writer.write_record(columns.iter().map(|c| c.name.as_ref()))?;
         Ok(Self {
             writer,
             scratch: String::new(),
@@ -702,32 +707,32 @@ mod tests {
 
     const ALL_TYPES: &[Column] = &[
         Column {
-            name: "id",
+            name: Cow::Borrowed("id"),
             ty: ColumnType::U32,
             doc: "row id",
         },
         Column {
-            name: "big",
+            name: Cow::Borrowed("big"),
             ty: ColumnType::U64,
             doc: "large unsigned",
         },
         Column {
-            name: "delta",
+            name: Cow::Borrowed("delta"),
             ty: ColumnType::I64,
             doc: "signed",
         },
         Column {
-            name: "price",
+            name: Cow::Borrowed("price"),
             ty: ColumnType::F64,
             doc: "a float",
         },
         Column {
-            name: "flag",
+            name: Cow::Borrowed("flag"),
             ty: ColumnType::Bool,
             doc: "a bool",
         },
         Column {
-            name: "name",
+            name: Cow::Borrowed("name"),
             ty: ColumnType::Utf8,
             doc: "a string",
         },
@@ -792,7 +797,7 @@ mod tests {
         row_group_rows: usize,
     ) -> FinishedTable {
         let mut table = out
-            .table_with_row_group_rows(stem, ALL_TYPES, format, row_group_rows)
+            .table_with_row_group_rows(stem, ALL_TYPES.into(), format, row_group_rows)
             .expect("open table");
         for row in rows {
             table.write_row(&cells(row)).expect("write row");
@@ -918,22 +923,22 @@ mod tests {
     fn csv_round_trip_is_exact() {
         const COLS: &[Column] = &[
             Column {
-                name: "label",
+                name: Cow::Borrowed("label"),
                 ty: ColumnType::Utf8,
                 doc: "text",
             },
             Column {
-                name: "x",
+                name: Cow::Borrowed("x"),
                 ty: ColumnType::F64,
                 doc: "float",
             },
             Column {
-                name: "n",
+                name: Cow::Borrowed("n"),
                 ty: ColumnType::U64,
                 doc: "count",
             },
             Column {
-                name: "ok",
+                name: Cow::Borrowed("ok"),
                 ty: ColumnType::Bool,
                 doc: "flag",
             },
@@ -1165,12 +1170,12 @@ mod tests {
         const EMPTY: &[Column] = &[];
         const TWICE: &[Column] = &[
             Column {
-                name: "a",
+                name: Cow::Borrowed("a"),
                 ty: ColumnType::U32,
                 doc: "",
             },
             Column {
-                name: "a",
+                name: Cow::Borrowed("a"),
                 ty: ColumnType::F64,
                 doc: "",
             },
@@ -1280,7 +1285,7 @@ mod tests {
     #[test]
     fn csv_single_empty_string_column_keeps_its_rows() {
         const ONE: &[Column] = &[Column {
-            name: "s",
+            name: Cow::Borrowed("s"),
             ty: ColumnType::Utf8,
             doc: "text",
         }];

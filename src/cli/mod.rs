@@ -1,0 +1,3 @@
+//! Subcommands of the `dealersim` binary that are more than a few lines of glue.
+
+pub mod sweep;
