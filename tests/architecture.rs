@@ -1,4 +1,4 @@
-//! The core names no mechanism: `schedule`, `market`, `scenario`, `output`, `sim` and the
+//! The core names no mechanism: `schedule`, `market`, `scenario`, `output`, `sim`, `sweep` and the
 //! shared `agents` talk to mechanisms only through the `Mechanism` trait and the
 //! registry in `mechanisms/mod.rs`, so adding a mechanism never edits them.
 
@@ -20,7 +20,7 @@ const MECHANISM_NAMES: &[&str] = &[
 fn core_files() -> Vec<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = vec![src.join("schedule.rs"), src.join("agents.rs")];
-    for dir in ["market", "scenario", "output", "sim"] {
+    for dir in ["market", "scenario", "output", "sim", "sweep"] {
         rust_files_below(&src.join(dir), &mut files);
     }
     files

@@ -26,7 +26,7 @@ pub struct MergeReport {
 }
 
 /// Gathers every cell of the sweep whose output directories are `dirs` into `out`: one
-/// table per mechanism summary (`summary.parquet` for the dealer market) with the columns
+/// table per mechanism summary (named as the mechanism's summary table) with the columns
 /// `cell`, `seed_index`, `seed`, one per swept path, then the summary's own; a `timing`
 /// table; and the plan, `sweep.json`. All are staged and committed together.
 ///

@@ -1,4 +1,4 @@
-//! Field paths into a scenario (`mechanisms[0].market_makers[1].tier_penalty`): parsed
+//! Field paths into a scenario (`market.volatility`, `mechanisms[0].groups[1].count`): parsed
 //! once, checked against the base scenario, and used to set one value in a copy of it.
 //!
 //! A scenario is plain serde data, so an override works on its serde form (a
@@ -6,8 +6,8 @@
 //! the Rust types: the sweep knows no mechanism's fields, and every field any mechanism
 //! adds can be swept without code here. The path scheme is the validation pass's (fields
 //! as `.name`, list items as `[i]`, no leading dot), and, as in scenario files, enum
-//! variants are transparent: `mechanisms[0]` is a `DealerMarket(...)`, yet its fields
-//! are reached as `mechanisms[0].market_makers`; a variant holding one value (`Const(0.5)`,
+//! variants are transparent: `mechanisms[0]` is a `Kind(...)` variant, yet its fields
+//! are reached as `mechanisms[0].field`; a variant holding one value (`Const(0.5)`,
 //! `Every(96)`) is set by setting the field that holds it.
 
 use std::fmt;
