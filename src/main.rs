@@ -153,6 +153,9 @@ enum Command {
         /// again).
         #[arg(long)]
         resume: bool,
+        /// Check the sweep and list the shard's cells (number, seed, values); run nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// The most memory a cell may use, e.g. 8G or 512M [default: the memory this
         /// machine has available].
         #[arg(long, value_parser = parse_size)]
@@ -245,9 +248,10 @@ fn main() -> ExitCode {
             shard,
             out,
             resume,
+            dry_run,
             max_memory,
             quiet,
-        } => cli::sweep::sweep(&sweep, shard, out, resume, max_memory, quiet),
+        } => cli::sweep::sweep(&sweep, shard, out, resume, dry_run, max_memory, quiet),
         Command::Merge {
             dirs,
             out,

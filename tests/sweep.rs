@@ -256,6 +256,54 @@ fn resume_after_kill_reruns_only_the_incomplete_cells() {
 }
 
 #[test]
+fn sigterm_keeps_the_complete_cells_and_abandons_the_one_under_way() {
+    let dir = sweep_dir(2000, 48, SWEEP);
+    let sweep = dir.path().join("sweep.ron");
+    let out = dir.path().join("out");
+    let child = Command::new(BIN)
+        .args(["sweep", path(&sweep), "--out", path(&out), "--quiet"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sweep");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while complete_cells(&out).is_empty() {
+        assert!(Instant::now() < deadline, "no cell completed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(143));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let kept = complete_cells(&out).len();
+    assert!(
+        stderr.contains(&format!("interrupted: {kept} cell")),
+        "{stderr}"
+    );
+    assert!(kept < 24);
+    // Neither a staged cell nor a partial cell.json is left.
+    let names: Vec<String> = std::fs::read_dir(out.join("cells"))
+        .expect("cells")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    for name in &names {
+        let dir = out.join("cells").join(name);
+        if !dir.join("cell.json").exists() {
+            let files: Vec<_> = std::fs::read_dir(&dir).expect("cell").flatten().collect();
+            assert!(
+                files.is_empty(),
+                "the abandoned cell {name} holds {files:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_bad_grid_path_is_located_and_nothing_runs() {
     let sweep = r#"Sweep(
     scenario: "base.ron",
@@ -441,4 +489,31 @@ fn the_binary_reads_the_shard_from_slurm_variables() {
     );
     let cells: Vec<String> = complete_cells(&out).into_keys().collect();
     assert_eq!(cells, ["0003", "0008", "0013", "0018", "0023"]);
+
+    // --dry-run lists the same cells and runs nothing.
+    let listed = dealersim(&[
+        "sweep",
+        path(&dir.path().join("sweep.ron")),
+        "--out",
+        path(&dir.path().join("none")),
+        "--shard",
+        "3/5",
+        "--dry-run",
+    ]);
+    assert!(listed.status.success());
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "24 cells (6 grid points x 4 seeds); shard 3/5 has 5"
+    );
+    let ids: Vec<&str> = lines[2..]
+        .iter()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(ids, cells);
+    // Cell 3 is point 0, replication 3; cell 8 is point 2 (tier_penalty 1e-5, σ 0.1).
+    assert!(lines[2].starts_with("0003\t3\t") && lines[2].ends_with("\t0.0\t0.1"));
+    assert!(lines[3].starts_with("0008\t0\t") && lines[3].ends_with("\t0.00001\t0.1"));
+    assert!(!dir.path().join("none").exists());
 }

@@ -19,6 +19,7 @@ pub fn sweep(
     shard: Option<String>,
     out: Option<PathBuf>,
     resume: bool,
+    dry_run: bool,
     max_memory: Option<u64>,
     quiet: bool,
 ) -> ExitCode {
@@ -52,6 +53,10 @@ pub fn sweep(
         }
     };
     let mine = (0..sweep.cell_count()).filter(|&i| shard.owns(i)).count() as u64;
+    if dry_run {
+        print_cells(&sweep, shard, mine);
+        return ExitCode::SUCCESS;
+    }
     let bar = progress_bar(mine, quiet, "cell");
     let signals = Signals::install();
     let report = |done| bar.set_position(done);
@@ -119,5 +124,32 @@ pub fn merge_dirs(
             errln!("nothing was written to {}", out.display());
             ExitCode::from(EXIT_RUN_FAILED)
         }
+    }
+}
+
+/// The shard's cells, one a line (tab-separated after a one-line count): what
+/// `--dry-run` shows, to size a cluster job before submitting it.
+fn print_cells(sweep: &Sweep, shard: Shard, mine: u64) {
+    outln!(
+        "{} cells ({} grid point{} x {} seed{}); shard {shard} has {mine}",
+        sweep.cell_count(),
+        sweep.point_count(),
+        if sweep.point_count() == 1 { "" } else { "s" },
+        sweep.seeds,
+        if sweep.seeds == 1 { "" } else { "s" },
+    );
+    // Tab-separated, so that it can be cut, sorted or counted.
+    let mut header = vec!["cell".to_owned(), "seed_index".into(), "seed".into()];
+    header.extend(sweep.axes.iter().map(|a| a.path.to_string()));
+    outln!("{}", header.join("\t"));
+    for index in (0..sweep.cell_count()).filter(|&i| shard.owns(i)) {
+        let cell = sweep.cell(index);
+        let mut row = vec![
+            sweep.cell_id(index),
+            cell.seed_index.to_string(),
+            cell.seed.to_string(),
+        ];
+        row.extend(sweep.values_of(&cell).map(|(_, v)| v.to_string()));
+        outln!("{}", row.join("\t"));
     }
 }
