@@ -716,7 +716,7 @@ fn check_resources(
     if problems.is_empty() {
         return Ok(limits);
     }
-    let source = std::fs::read_to_string(path).unwrap_or_default();
+    let source = dealersim::scenario::load::read_input(path).unwrap_or_default();
     Err(scenario_failure(&located(path, &source, problems)))
 }
 

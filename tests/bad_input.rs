@@ -544,3 +544,27 @@ fn a_zero_snapshot_interval_is_refused() {
         Case::new(&text).rejects(&["case.ron:4:", "mechanisms[0].tier_snapshots", "write `Off`"]);
     }
 }
+
+#[test]
+fn an_endless_input_file_is_refused_not_read_to_exhaustion() {
+    // /dev/zero never ends: the input cap stops the read with a clear error.
+    for command in ["validate", "run", "experiment", "sweep"] {
+        let output = dealersim(&[command, "/dev/zero"]);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("more than 16 MiB"), "{command}: {stderr}");
+    }
+    // A sweep whose base scenario is endless is refused the same way.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sweep = dir.path().join("sweep.ron");
+    std::fs::write(&sweep, r#"Sweep(scenario: "/dev/zero")"#).expect("write");
+    let output = dealersim(&[
+        "sweep",
+        path_str(&sweep),
+        "--out",
+        path_str(&dir.path().join("o")),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`/dev/zero`: more than 16 MiB"));
+    assert!(!dir.path().join("o").exists());
+}

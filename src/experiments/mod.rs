@@ -187,7 +187,7 @@ pub fn load_experiment(name_or_path: &str) -> Result<(ExperimentConfig, String),
     if !path.exists() {
         return Err(ExperimentError::Unknown(name_or_path.to_string()));
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io {
+    let text = crate::scenario::load::read_input(path).map_err(|source| ExperimentError::Io {
         path: path.to_path_buf(),
         source,
     })?;

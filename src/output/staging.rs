@@ -359,13 +359,27 @@ fn remove_stale_in(
     }
 }
 
-/// Whether process `pid` is running. Where it cannot be told, it is assumed to be, so
-/// nothing of a live run is ever removed.
+/// Whether process `pid` is running: signal 0 to it (the kernel checks the process
+/// exists and sends nothing), so this works wherever there is no `/proc` (macOS, BSDs).
+/// A process of another user answers EPERM, and counts as alive; where it cannot be
+/// told at all it is assumed to be, so nothing of a live run is ever removed.
 fn process_alive(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    if proc.join("self").exists() {
-        proc.join(pid.to_string()).exists()
-    } else {
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return false;
+        };
+        !matches!(
+            rustix::process::test_kill_process(pid),
+            Err(rustix::io::Errno::SRCH)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
         true
     }
 }
@@ -385,4 +399,24 @@ fn create_temp(dir: &Path, file_name: &str) -> Result<(File, TempPath), OutputEr
         .tempfile_in(dir)
         .map_err(|e| io_error("create temporary file in", dir, e))?;
     Ok(named.into_parts())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::process_alive;
+
+    #[test]
+    fn a_live_process_is_alive_and_a_reaped_one_is_not() {
+        assert!(process_alive(std::process::id()));
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        child.wait().expect("reap");
+        // The pid could be reused at once only by a machine spawning processes at a furious
+        // rate; a reaped child is otherwise gone.
+        assert!(!process_alive(pid));
+        // pid 0 and pids beyond i32 are never a run's.
+        assert!(!process_alive(u32::MAX));
+    }
 }

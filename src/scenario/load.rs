@@ -115,7 +115,7 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
 /// # Errors
 /// As [`load_scenario`].
 pub fn load_scenario_with_warnings(path: &Path) -> Result<(Scenario, Vec<String>), ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+    let source = read_input(path).map_err(|source| ScenarioError::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -138,6 +138,33 @@ pub fn load_scenario_with_warnings(path: &Path) -> Result<(Scenario, Vec<String>
             .collect()
     };
     Ok((scenario, rendered))
+}
+
+/// The most bytes an input file (scenario, experiment, sweep) may have. Real ones are a
+/// few kilobytes; the cap keeps `dealersim run /dev/zero` from reading until memory
+/// runs out.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads an input file as UTF-8 text, refusing one over [`MAX_INPUT_BYTES`] (a device
+/// or pipe that never ends included) with an `InvalidData` error that says so.
+///
+/// # Errors
+/// The OS error, or `InvalidData` for a file too large or not UTF-8.
+pub fn read_input(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    file.take(MAX_INPUT_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "more than {} MiB; an input file is a few kilobytes of RON",
+                MAX_INPUT_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 /// `source` without a leading UTF-8 byte-order mark.

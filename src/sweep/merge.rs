@@ -182,7 +182,7 @@ fn common_plan(dirs: &[PathBuf]) -> Result<Plan, SweepError> {
     let mut plan: Option<(Plan, &PathBuf)> = None;
     for dir in dirs {
         let path = dir.join(PLAN_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = crate::scenario::load::read_input(&path).map_err(|e| {
             SweepError::Merge(format!(
                 "`{}` is not a sweep's output directory (no readable {PLAN_FILE}: {e})",
                 dir.display()

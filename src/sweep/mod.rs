@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::experiments::replication_seed;
 use crate::output::manifest::sha256_hex;
 use crate::output::table::ColumnType;
-use crate::scenario::load::{parse_ron, parse_scenario};
+use crate::scenario::load::{parse_ron, parse_scenario, read_input};
 use crate::scenario::locate::{FieldLocations, SourcePosition};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::resources::Limits;
@@ -244,7 +244,7 @@ impl Sweep {
     /// # Errors
     /// [`SweepError`] naming the file, line and column of every problem.
     pub fn load(path: &Path, limits: &Limits) -> Result<Self, SweepError> {
-        let source = std::fs::read_to_string(path).map_err(|source| SweepError::Io {
+        let source = read_input(path).map_err(|source| SweepError::Io {
             action: "read sweep",
             path: path.to_path_buf(),
             source,
@@ -258,6 +258,21 @@ impl Sweep {
     /// # Errors
     /// As [`load`](Self::load).
     pub fn parse(source: &str, path: &Path, limits: &Limits) -> Result<Self, SweepError> {
+        Self::parse_with_base(source, path, limits, read_input)
+    }
+
+    /// As [`parse`](Self::parse), reading the base scenario's text (at the path the sweep
+    /// names, joined to the sweep file's folder) with `read_base`: the fuzz target serves
+    /// a fixed scenario whatever path the input names.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn parse_with_base(
+        source: &str,
+        path: &Path,
+        limits: &Limits,
+        read_base: impl FnOnce(&Path) -> std::io::Result<String>,
+    ) -> Result<Self, SweepError> {
         let config: SweepConfig = parse_ron(source).map_err(|f| SweepError::Parse {
             path: path.to_path_buf(),
             position: f.position,
@@ -268,7 +283,7 @@ impl Sweep {
             .parent()
             .unwrap_or(Path::new(""))
             .join(&config.scenario);
-        let base_source = std::fs::read_to_string(&base_file).map_err(|e| {
+        let base_source = read_base(&base_file).map_err(|e| {
             SweepError::Base(ScenarioError::Io {
                 path: base_file.clone(),
                 source: e,

@@ -245,7 +245,8 @@ pub fn cell_dir(out: &Path, sweep: &Sweep, index: u64) -> PathBuf {
 /// A message when it is missing or unreadable.
 pub fn read_record(dir: &Path) -> Result<CellRecord, String> {
     let path = dir.join(CELL_RECORD);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text =
+        crate::scenario::load::read_input(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -307,7 +308,7 @@ fn run_cell(
 /// Writes `sweep.json` into `out`, or checks that the one there is this sweep's.
 fn write_plan(sweep: &Sweep, out: &Path) -> Result<(), SweepError> {
     let path = out.join(PLAN_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
+    if let Ok(text) = crate::scenario::load::read_input(&path) {
         return match serde_json::from_str::<Plan>(&text) {
             Ok(plan) if plan.sweep_sha256 == sweep.sha256 => Ok(()),
             Ok(plan) => Err(SweepError::OutputDir(format!(
