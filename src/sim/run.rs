@@ -199,6 +199,13 @@ fn run_and_write(
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     staged.add_file("manifest.json", &manifest_json)?;
+    // A signal while the outputs were being finished still means "write nothing": the
+    // last moment to honour it is before the commit.
+    if stop.load(Ordering::Relaxed) {
+        return Err(SimError::Interrupted {
+            tick: simulation.tick(),
+        });
+    }
     let files = staged.commit()?;
     let output_seconds = writing.elapsed().as_secs_f64();
     tracing::info!(
