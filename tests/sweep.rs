@@ -403,7 +403,8 @@ fn the_slurm_templates_parse_and_map_array_tasks_to_shards() {
             .env("SLURM_ARRAY_TASK_ID", id)
             .env("SLURM_ARRAY_TASK_COUNT", count)
             .env_remove("SLURM_ARRAY_TASK_MIN")
-            .env_remove("SLURM_ARRAY_TASK_STEP");
+            .env_remove("SLURM_ARRAY_TASK_STEP")
+            .env_remove("SHARDS");
         if let Some(min) = min {
             command.env("SLURM_ARRAY_TASK_MIN", min);
         }
@@ -420,6 +421,27 @@ fn the_slurm_templates_parse_and_map_array_tasks_to_shards() {
             "task {id} of {count} (min {min:?}, step {step:?})"
         );
     }
+    // With SHARDS (as submit.sh exports it) a task resubmitted alone keeps its shard.
+    let log = dir.path().join("dealersim.log");
+    let _ = std::fs::remove_file(&log);
+    let alone = Command::new("bash")
+        .arg(assets().join("sweep.sbatch"))
+        .env("SWEEP", "grid.ron")
+        .env("OUT", "/scratch/out")
+        .env("DEALERSIM", &fake)
+        .env("SHARDS", "16")
+        .env("SLURM_ARRAY_TASK_ID", "5")
+        .env("SLURM_ARRAY_TASK_COUNT", "1")
+        .env("SLURM_ARRAY_TASK_MIN", "5")
+        .status()
+        .expect("bash");
+    assert!(alone.success());
+    assert!(
+        std::fs::read_to_string(&log)
+            .expect("log")
+            .contains("--shard\n5/16\n")
+    );
+
     // Outside an array job the task script refuses to guess.
     let outside = Command::new("bash")
         .arg(assets().join("sweep.sbatch"))
@@ -460,6 +482,7 @@ fn the_slurm_templates_parse_and_map_array_tasks_to_shards() {
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(calls[0].contains("--array=0-15\n") && calls[0].ends_with("sweep.sbatch\n"));
     assert!(calls[0].contains("--partition=short\n"));
+    assert!(calls[0].contains(",SHARDS=16"), "{}", calls[0]);
     assert!(
         calls[1].contains("--dependency=afterok:4242\n") && calls[1].ends_with("merge.sbatch\n")
     );

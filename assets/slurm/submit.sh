@@ -18,7 +18,9 @@ case "$shards" in
     '' | *[!0-9]* | 0) echo "SHARDS must be a whole number ≥ 1, got '$shards'" >&2; exit 64 ;;
 esac
 here=$(cd "$(dirname "$0")" && pwd)
-exports="ALL,SWEEP=$sweep,OUT=$out,RESULT=$result${DEALERSIM:+,DEALERSIM=$DEALERSIM}"
+# SHARDS fixes each task's shard to its ID, so that a task resubmitted alone
+# (sbatch --array=5 ... sweep.sbatch with the same exports) keeps its cells.
+exports="ALL,SWEEP=$sweep,OUT=$out,RESULT=$result,SHARDS=$shards${DEALERSIM:+,DEALERSIM=$DEALERSIM}"
 
 # --parsable prints "jobid" or "jobid;cluster".
 array=$(sbatch --parsable --array="0-$((shards - 1))" --export="$exports" "$@" "$here/sweep.sbatch")

@@ -135,12 +135,12 @@ fn print_cells(sweep: &Sweep, shard: Shard, mine: u64) {
         sweep.cell_count(),
         sweep.point_count(),
         if sweep.point_count() == 1 { "" } else { "s" },
-        sweep.seeds,
-        if sweep.seeds == 1 { "" } else { "s" },
+        sweep.seeds(),
+        if sweep.seeds() == 1 { "" } else { "s" },
     );
     // Tab-separated, so that it can be cut, sorted or counted.
     let mut header = vec!["cell".to_owned(), "seed_index".into(), "seed".into()];
-    header.extend(sweep.axes.iter().map(|a| a.path.to_string()));
+    header.extend(sweep.axes().iter().map(|a| a.path.to_string()));
     outln!("{}", header.join("\t"));
     for index in (0..sweep.cell_count()).filter(|&i| shard.owns(i)) {
         let cell = sweep.cell(index);

@@ -1,8 +1,9 @@
 //! An output directory whose files appear all together or not at all: every file is
-//! written in a hidden staging directory beside it (`.{name}.staging-{pid}-…`) and
+//! written in a hidden staging directory beside it (`.{name}.staging-{pid}@{host}-…`) and
 //! renamed into place by one commit, so the output directory never holds a partial file.
-//! A run killed outright leaves its staging behind; the next run into the same directory
-//! (or `dealersim clean`) removes it.
+//! A run killed outright leaves its staging behind; the next run on the same host into
+//! the same directory (or `dealersim clean`, from anywhere) removes it. Another host's
+//! staging is left alone: its process cannot be looked up from here.
 //!
 //! [`StagedOutput`] knows nothing of what the files hold; tables (`table.rs`) and small
 //! files (manifests, resolved scenarios) are both staged through it.
@@ -293,7 +294,7 @@ fn same_file_system(a: &Path, b: &Path) -> bool {
 
 /// The run's staging directory: beside `dir` when it can be, else inside it.
 fn create_staging(dir: &Path) -> Result<tempfile::TempDir, OutputError> {
-    let pid = std::process::id();
+    let owner = format!("{}@{}-", std::process::id(), host_name());
     let places = staging_places(dir);
     let last = places.len() - 1;
     for (i, (parent, prefix)) in places.into_iter().enumerate() {
@@ -301,7 +302,7 @@ fn create_staging(dir: &Path) -> Result<tempfile::TempDir, OutputError> {
             continue;
         }
         match tempfile::Builder::new()
-            .prefix(&format!("{prefix}{pid}-"))
+            .prefix(&format!("{prefix}{owner}"))
             .tempdir_in(&parent)
         {
             Ok(staging) => return Ok(staging),
@@ -338,13 +339,22 @@ fn remove_stale_in(
     force: bool,
     removed: &mut Vec<PathBuf>,
 ) {
+    let host = host_name();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
-        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let (pid, other_host) = match staging_owner(rest) {
+            Some((pid, Some(owner_host))) => (Some(pid), owner_host != host),
+            Some((pid, None)) => (Some(pid), false),
+            None => (None, false),
+        };
         let stale = match pid {
+            // Another machine's run (a shard on another node writing to a shared file
+            // system): its process cannot be looked up from here, so only `clean` may
+            // remove it.
+            _ if other_host => force,
             Some(pid) if pid == own => false,
             Some(pid) => force || !process_alive(pid),
             None => force,
@@ -356,6 +366,46 @@ fn remove_stale_in(
                 Err(error) => tracing::warn!("cannot remove {}: {error}", path.display()),
             }
         }
+    }
+}
+
+/// The process id and host of a staging directory's name after its prefix:
+/// `{pid}@{host}-{random}`, or `{pid}-{random}` as written before hosts were recorded.
+fn staging_owner(rest: &str) -> Option<(u32, Option<&str>)> {
+    match rest.split_once('@') {
+        Some((pid, after)) => {
+            let host = &after[..after.rfind('-')?];
+            Some((pid.parse().ok()?, Some(host)))
+        }
+        None => Some((rest.split('-').next()?.parse().ok()?, None)),
+    }
+}
+
+/// This machine's name as it goes into staging names: letters, digits and dots kept,
+/// anything else `_`, at most 64 chars ("localhost" where there is none).
+fn host_name() -> String {
+    #[cfg(unix)]
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    #[cfg(not(unix))]
+    let name = std::env::var("COMPUTERNAME").unwrap_or_default();
+    let clean: String = name
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if clean.is_empty() {
+        "localhost".into()
+    } else {
+        clean
     }
 }
 
@@ -418,5 +468,39 @@ mod tests {
         assert!(!process_alive(pid));
         // pid 0 and pids beyond i32 are never a run's.
         assert!(!process_alive(u32::MAX));
+    }
+
+    #[test]
+    fn staging_names_carry_their_owner() {
+        use super::staging_owner;
+        assert_eq!(
+            staging_owner("123@node-7.cluster-ab12CD"),
+            Some((123, Some("node-7.cluster")))
+        );
+        assert_eq!(staging_owner("123-ab12CD"), Some((123, None)));
+        assert_eq!(staging_owner("x@node-ab"), None);
+        assert_eq!(staging_owner("123@nodash"), None);
+        assert_eq!(staging_owner(""), None);
+    }
+
+    #[test]
+    fn another_hosts_staging_is_left_alone_unless_forced() {
+        let parent = tempfile::tempdir().expect("temp dir");
+        let out = parent.path().join("out");
+        std::fs::create_dir(&out).expect("out");
+        // A dead pid on this host, and a (for all we know live) run on another node.
+        let mine = parent.path().join(format!(
+            ".out.staging-{}@{}-aaaaaa",
+            u32::MAX - 1,
+            super::host_name()
+        ));
+        let theirs = parent.path().join(".out.staging-1@some-other-node-bbbbbb");
+        std::fs::create_dir(&mine).expect("mine");
+        std::fs::create_dir(&theirs).expect("theirs");
+        let removed = super::remove_stale_staging(&out, false);
+        assert_eq!(removed.len(), 1);
+        assert!(!mine.exists() && theirs.exists());
+        super::remove_stale_staging(&out, true);
+        assert!(!theirs.exists());
     }
 }

@@ -8,8 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::shard::{CELL_RECORD, CellRecord, PLAN_FILE, read_record};
 use super::{CELL_COLUMNS, Plan, SweepError, list_ids};
 use crate::output::table::{Cell, Column, ColumnType, StagedOutput, TableFormat};
@@ -51,6 +49,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, format: TableFormat) -> Result<MergeR
     })?;
     let records = gather(dirs, &plan)?;
 
+    let axis_types: Vec<ColumnType> = plan.axes.iter().map(|a| axis_type(&a.column)).collect();
     let axis_columns: Vec<Column> = plan
         .axes
         .iter()
@@ -89,7 +88,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, format: TableFormat) -> Result<MergeR
                 ))
             })?;
             for row in &summary.rows {
-                let mut cells = lead_cells(record);
+                let mut cells = lead_cells(record, &axis_types);
                 cells.extend(row.iter().map(|c| c.as_cell()));
                 table.write_row(&cells)?;
             }
@@ -120,7 +119,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, format: TableFormat) -> Result<MergeR
     ]);
     let mut timing = staged.table("timing", timing_columns, format)?;
     for record in records.values() {
-        let mut cells = lead_cells(record);
+        let mut cells = lead_cells(record, &axis_types);
         cells.extend([
             Cell::Str(&record.shard),
             Cell::F64(record.timing.setup_seconds),
@@ -161,19 +160,28 @@ fn axis_type(name: &str) -> ColumnType {
     }
 }
 
-fn lead_cells(record: &CellRecord) -> Vec<Cell<'_>> {
+/// The cells every merged row starts with; each swept value in its axis's column type.
+fn lead_cells<'a>(record: &'a CellRecord, axis_types: &[ColumnType]) -> Vec<Cell<'a>> {
     let mut cells = vec![
         Cell::U64(record.cell),
         Cell::U32(record.seed_index),
         Cell::U64(record.seed),
     ];
-    cells.extend(record.values.iter().map(|(_, v)| match v {
-        Value::Number(n) if n.is_i64() => Cell::I64(n.as_i64().unwrap_or_default()),
-        Value::Number(n) => Cell::F64(n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => Cell::Str(s),
-        Value::Bool(b) => Cell::Bool(*b),
-        _ => Cell::Str(""),
-    }));
+    // `gather` checked the values against the plan's axes; a value of another kind than
+    // its axis (a hand-edited cell.json) is written as the axis's zero rather than
+    // breaking the column.
+    cells.extend(
+        record
+            .values
+            .iter()
+            .zip(axis_types)
+            .map(|((_, v), ty)| match ty {
+                ColumnType::I64 => Cell::I64(v.as_i64().unwrap_or_default()),
+                ColumnType::Utf8 => Cell::Str(v.as_str().unwrap_or_default()),
+                ColumnType::Bool => Cell::Bool(v.as_bool().unwrap_or_default()),
+                _ => Cell::F64(v.as_f64().unwrap_or(f64::NAN)),
+            }),
+    );
     cells
 }
 
@@ -182,7 +190,7 @@ fn common_plan(dirs: &[PathBuf]) -> Result<Plan, SweepError> {
     let mut plan: Option<(Plan, &PathBuf)> = None;
     for dir in dirs {
         let path = dir.join(PLAN_FILE);
-        let text = crate::scenario::load::read_input(&path).map_err(|e| {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
             SweepError::Merge(format!(
                 "`{}` is not a sweep's output directory (no readable {PLAN_FILE}: {e})",
                 dir.display()

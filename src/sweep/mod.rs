@@ -118,14 +118,12 @@ pub struct Sweep {
     pub base_file: PathBuf,
     /// The base scenario.
     pub base: Scenario,
-    /// Replications per grid point.
-    pub seeds: u32,
-    /// The seed replication seeds derive from.
-    pub seed: u64,
-    /// Fields set in every cell.
-    pub set: Vec<(FieldPath, Value)>,
-    /// The grid's axes, slowest first.
-    pub axes: Vec<Axis>,
+    // Private so that a built sweep keeps what the checks established (seeds ≥ 1, every
+    // axis non-empty), on which the cell arithmetic relies.
+    seeds: u32,
+    seed: u64,
+    set: Vec<(FieldPath, Value)>,
+    axes: Vec<Axis>,
     /// SHA-256 of the plan (base scenario, overrides, grid, seeds): cells and output
     /// directories of different sweeps are never mixed up.
     pub sha256: String,
@@ -283,12 +281,21 @@ impl Sweep {
             .parent()
             .unwrap_or(Path::new(""))
             .join(&config.scenario);
-        let base_source = read_base(&base_file).map_err(|e| {
-            SweepError::Base(ScenarioError::Io {
-                path: base_file.clone(),
-                source: e,
-            })
-        })?;
+        let base_source = match read_base(&base_file) {
+            Ok(text) => text,
+            Err(error) => {
+                let mut checker = SweepChecker {
+                    file: path,
+                    locations: FieldLocations::scan(source),
+                    problems: Vec::new(),
+                };
+                checker.fail(
+                    "scenario",
+                    format!("scenario: cannot read `{}`: {error}", base_file.display()),
+                );
+                return Err(checker.into_error());
+            }
+        };
         let base = parse_scenario(&base_source, &base_file)?;
         crate::scenario::load::check(&base, &base_source, &base_file)?;
         let checker = SweepChecker {
@@ -297,6 +304,26 @@ impl Sweep {
             problems: Vec::new(),
         };
         checker.build(config, base, base_file, limits)
+    }
+
+    /// Replications per grid point (≥ 1).
+    pub fn seeds(&self) -> u32 {
+        self.seeds
+    }
+
+    /// The seed replication seeds derive from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The grid's axes, slowest first (each with at least one value).
+    pub fn axes(&self) -> &[Axis] {
+        &self.axes
+    }
+
+    /// Fields set in every cell.
+    pub fn set(&self) -> &[(FieldPath, Value)] {
+        &self.set
     }
 
     /// Number of cells: grid points × seeds.
@@ -480,6 +507,13 @@ fn from_tree(tree: Value) -> Result<Scenario, (String, String)> {
     })
 }
 
+fn as_float(value: &Value) -> Value {
+    value
+        .as_f64()
+        .and_then(serde_json::Number::from_f64)
+        .map_or_else(|| value.clone(), Value::Number)
+}
+
 /// The column type a list of grid values shares: all integers → i64, numbers → f64,
 /// all strings → string, all booleans → bool; anything else is refused.
 fn column_type(values: &[Value]) -> Result<ColumnType, String> {
@@ -573,7 +607,13 @@ impl SweepChecker<'_> {
             match column_type(&values) {
                 Ok(column) => axes.push(Axis {
                     path,
-                    values,
+                    // A number axis with both integers and floats is all floats, so that
+                    // every cell's value and its merged column agree.
+                    values: if column == ColumnType::F64 {
+                        values.iter().map(as_float).collect()
+                    } else {
+                        values
+                    },
                     column,
                 }),
                 Err(message) => self.fail(&at, format!("grid `{path}`: {message}")),
@@ -589,7 +629,11 @@ impl SweepChecker<'_> {
         match points.and_then(|p| p.checked_mul(u64::from(config.seeds))) {
             Some(cells) if cells <= MAX_CELLS => {}
             _ => self.fail(
-                "grid",
+                if config.grid.0.is_empty() {
+                    "seeds"
+                } else {
+                    "grid"
+                },
                 format!("the sweep has more than {MAX_CELLS} cells; split it into several sweeps"),
             ),
         }
@@ -665,18 +709,23 @@ impl SweepChecker<'_> {
             let values = values(value);
             let mut plain = true;
             for (i, v) in values.iter().enumerate() {
-                if !path::is_plain(v.borrow()) {
-                    plain = false;
-                    let at = if section == "grid" {
-                        format!("{at}[{i}]")
-                    } else {
-                        at.clone()
-                    };
-                    self.fail(
-                        &at,
-                        format!("{section} `{text}`: values are numbers, strings or booleans (a variant without data, like `Csv`, is written as a string: \"Csv\")"),
-                    );
+                let v = v.borrow();
+                // `set` may turn an optional field off (`None`); a grid axis needs values.
+                if path::is_plain(v) || (section == "set" && v.is_null()) {
+                    continue;
                 }
+                plain = false;
+                let at = if section == "grid" {
+                    format!("{at}[{i}]")
+                } else {
+                    at.clone()
+                };
+                let why = if v.is_null() {
+                    "NaN, infinities and None cannot be swept"
+                } else {
+                    "values are numbers, strings or booleans (a variant without data, like `Csv`, is written as a string: \"Csv\")"
+                };
+                self.fail(&at, format!("{section} `{text}`: {why}"));
             }
             if plain {
                 out.push((path, values));
@@ -725,50 +774,61 @@ impl SweepChecker<'_> {
         }
     }
 
-    /// Builds and checks the scenario of every grid point (seeds change no rule).
+    /// Builds and checks the scenario of every grid point (seeds change no rule), the
+    /// points in parallel and their problems reported in point order.
     fn check_points(&mut self, sweep: &Sweep, limits: &Limits) {
+        use rayon::prelude::*;
         let seeds = u64::from(sweep.seeds);
-        for point in 0..sweep.point_count() {
-            let cell = sweep.cell(point * seeds);
-            let describe = || {
-                sweep
-                    .values_of(&cell)
-                    .map(|(a, v)| format!("{} = {v}", a.path))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let problems = match sweep.scenario_of(&cell) {
-                Ok(scenario) => {
-                    let mut problems = crate::scenario::validate(&scenario);
-                    if problems.is_empty() {
-                        problems = crate::sim::resources::check(&scenario, limits);
-                    }
-                    problems
-                }
-                Err((path, message)) => vec![crate::scenario::Problem { path, message }],
-            };
-            for problem in problems {
-                let axis = sweep
-                    .values_of(&cell)
-                    .enumerate()
-                    .find(|(_, (a, _))| a.path.covers(&problem.path));
-                let (at, context) = match axis {
-                    Some((i, (a, _))) => (
-                        format!("grid[{}][{}]", a.path, cell.point[i]),
-                        String::new(),
-                    ),
-                    None => match sweep.set.iter().find(|(p, _)| p.covers(&problem.path)) {
-                        Some((p, _)) => (format!("set[{p}]"), String::new()),
-                        None => (
-                            "grid".to_owned(),
-                            format!(" (in the cell where {})", describe()),
-                        ),
-                    },
-                };
-                self.fail(&at, format!("{problem}{context}"));
-            }
+        let found: Vec<Vec<(String, String)>> = (0..sweep.point_count())
+            .into_par_iter()
+            .map(|point| point_problems(sweep, &sweep.cell(point * seeds), limits))
+            .collect();
+        for (at, message) in found.into_iter().flatten() {
+            self.fail(&at, message);
         }
     }
+}
+
+/// One grid point's problems, each with where it is written in the sweep file.
+fn point_problems(sweep: &Sweep, cell: &SweepCell, limits: &Limits) -> Vec<(String, String)> {
+    let problems = match sweep.scenario_of(cell) {
+        Ok(scenario) => {
+            let mut problems = crate::scenario::validate(&scenario);
+            if problems.is_empty() {
+                problems = crate::sim::resources::check(&scenario, limits);
+            }
+            problems
+        }
+        Err((path, message)) => vec![crate::scenario::Problem { path, message }],
+    };
+    problems
+        .into_iter()
+        .map(|problem| {
+            let axis = sweep
+                .values_of(cell)
+                .enumerate()
+                .find(|(_, (a, _))| a.path.covers(&problem.path));
+            match axis {
+                Some((i, (a, _))) => (
+                    format!("grid[{}][{}]", a.path, cell.point[i]),
+                    problem.to_string(),
+                ),
+                None => match sweep.set.iter().find(|(p, _)| p.covers(&problem.path)) {
+                    Some((p, _)) => (format!("set[{p}]"), problem.to_string()),
+                    None => {
+                        let values: Vec<String> = sweep
+                            .values_of(cell)
+                            .map(|(a, v)| format!("{} = {v}", a.path))
+                            .collect();
+                        (
+                            "grid".to_owned(),
+                            format!("{problem} (in the cell where {})", values.join(", ")),
+                        )
+                    }
+                },
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -785,8 +845,12 @@ mod tests {
     )"#;
 
     fn sweep(text: &str) -> Result<Sweep, SweepError> {
+        sweep_over(BASE, text)
+    }
+
+    fn sweep_over(base: &str, text: &str) -> Result<Sweep, SweepError> {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("base.ron"), BASE).expect("write");
+        std::fs::write(dir.path().join("base.ron"), base).expect("write");
         let limits = Limits {
             memory_bytes: None,
             ..Limits::of_this_machine(None)
@@ -886,6 +950,78 @@ mod tests {
         .expect_err("too many");
         assert!(
             error.to_string().contains("more than 1000000 cells"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_number_axis_mixing_integers_and_floats_is_all_floats() {
+        let s = sweep(
+            r#"Sweep(scenario: "base.ron", grid: {"mechanisms[0].market_makers[1].tier_penalty": [0, 1e-5]})"#,
+        )
+        .expect("valid");
+        assert_eq!(s.axes()[0].column, ColumnType::F64);
+        assert!(
+            s.axes()[0].values.iter().all(|v| v.is_f64()),
+            "{:?}",
+            s.axes()[0].values
+        );
+        let ints = sweep(r#"Sweep(scenario: "base.ron", grid: {"steps": [1, 2]})"#).expect("valid");
+        assert_eq!(ints.axes()[0].column, ColumnType::I64);
+    }
+
+    #[test]
+    fn a_variant_name_replaces_a_variant_holding_a_value() {
+        let base = BASE.replace("DealerMarket(", "DealerMarket(tier_snapshots: Every(4),");
+        let s = sweep_over(
+            &base,
+            r#"Sweep(scenario: "base.ron", set: {"mechanisms[0].tier_snapshots": "Off"}, grid: {"steps": [2]})"#,
+        )
+        .expect("valid");
+        let scenario = s.scenario_of(&s.cell(0)).expect("builds");
+        assert!(
+            scenario
+                .to_ron()
+                .expect("ron")
+                .contains("tier_snapshots: Off")
+        );
+        // ... while a number sets the value the variant holds.
+        let s = sweep_over(
+            &base,
+            r#"Sweep(scenario: "base.ron", set: {"mechanisms[0].tier_snapshots": 2})"#,
+        )
+        .expect("valid");
+        let scenario = s.scenario_of(&s.cell(0)).expect("builds");
+        assert!(
+            scenario
+                .to_ron()
+                .expect("ron")
+                .contains("tier_snapshots: Every(2)")
+        );
+    }
+
+    #[test]
+    fn located_errors_for_a_missing_base_nan_and_too_many_seeds() {
+        let error = sweep("Sweep(\n  scenario: \"nowhere.ron\",\n)").expect_err("no base");
+        let text = error.to_string();
+        assert!(
+            text.contains("sweep.ron:2:13  scenario: cannot read"),
+            "{text}"
+        );
+        let error =
+            sweep(r#"Sweep(scenario: "base.ron", grid: {"market.volatility": [0.1, NaN]})"#)
+                .expect_err("NaN");
+        assert!(
+            error
+                .to_string()
+                .contains("NaN, infinities and None cannot be swept"),
+            "{error}"
+        );
+        let error = sweep("Sweep(scenario: \"base.ron\",\n seeds: 4000000)").expect_err("too many");
+        assert!(
+            error
+                .to_string()
+                .contains("sweep.ron:2:9  the sweep has more than"),
             "{error}"
         );
     }

@@ -73,6 +73,12 @@ impl FieldPath {
                     ));
                 }
                 let index: String = chars[digits..i].iter().collect();
+                if index.len() > 1 && index.starts_with('0') {
+                    return Err(format!(
+                        "write the index without leading zeros {}",
+                        at(digits)
+                    ));
+                }
                 let index = index
                     .parse()
                     .map_err(|_| format!("the index is too large {}", at(digits)))?;
@@ -130,7 +136,12 @@ impl FieldPath {
             };
             slot = next.ok_or_else(|| format!("`{}` changed while being set", self.text))?;
         }
+        // A capitalised string names a variant (`"Off"`): it replaces the variant there.
+        let names_variant = value
+            .as_str()
+            .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_uppercase()));
         if is_plain(&value)
+            && !names_variant
             && let Value::Object(map) = slot
             && map.len() == 1
             && is_variant(map)
@@ -309,6 +320,8 @@ mod tests {
             "a..b",
             "a b",
             "a[99999999999999999999]",
+            "a[00]",
+            "a[01]",
         ] {
             assert!(FieldPath::parse(bad).is_err(), "`{bad}` parsed");
         }
@@ -338,6 +351,13 @@ mod tests {
             .unwrap();
         let group = &t["mechanisms"][0]["DealerMarket"]["investors"][0]["Group"];
         assert_eq!(group["p_trade"]["Uniform"]["max"], 0.3);
+        // A variant's name replaces the variant, data and all.
+        FieldPath::parse("mechanisms[0].investors[0].p_buy")
+            .unwrap()
+            .set(&mut t, json!("Off"))
+            .unwrap();
+        let group = &t["mechanisms"][0]["DealerMarket"]["investors"][0]["Group"];
+        assert_eq!(group["p_buy"], json!("Off"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use serde_json::Value;
 use super::{Plan, Sweep, SweepCell, SweepError, list_ids};
 use crate::experiments::Progress;
 use crate::output::row::OwnedCell;
+use crate::output::staging::remove_stale_staging;
 use crate::output::table::StagedOutput;
 use crate::sim::resources::Limits;
 use crate::sim::{RunTiming, SimError, run_to_directory_until};
@@ -186,6 +187,7 @@ pub fn run_shard(
 ) -> Result<ShardReport, SweepError> {
     write_plan(sweep, out)?;
     let mine: Vec<u64> = (0..sweep.cell_count()).filter(|&i| shard.owns(i)).collect();
+    remove_stale_cell_staging(sweep, shard, out);
     let complete: Vec<u64> = mine
         .iter()
         .copied()
@@ -245,8 +247,8 @@ pub fn cell_dir(out: &Path, sweep: &Sweep, index: u64) -> PathBuf {
 /// A message when it is missing or unreadable.
 pub fn read_record(dir: &Path) -> Result<CellRecord, String> {
     let path = dir.join(CELL_RECORD);
-    let text =
-        crate::scenario::load::read_input(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // The tool's own file: not capped like the inputs a person writes.
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -305,10 +307,52 @@ fn run_cell(
     Ok(())
 }
 
+/// Removes the staging that killed runs of this shard's cells left in `out/cells`, those
+/// of cells that completed before the kill included (they are skipped, so their own
+/// run would never clean it).
+fn remove_stale_cell_staging(sweep: &Sweep, shard: Shard, out: &Path) {
+    let Ok(entries) = std::fs::read_dir(out.join("cells")) else {
+        return;
+    };
+    let mut cells: Vec<u64> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = name
+                .strip_prefix('.')?
+                .split_once(".staging-")?
+                .0
+                .to_owned();
+            id.parse::<u64>().ok()
+        })
+        .filter(|&i| i < sweep.cell_count() && shard.owns(i))
+        .collect();
+    cells.dedup();
+    for index in cells {
+        for removed in remove_stale_staging(&cell_dir(out, sweep, index), false) {
+            tracing::info!(
+                "removed the staging of a killed cell: {}",
+                removed.display()
+            );
+        }
+    }
+}
+
 /// Writes `sweep.json` into `out`, or checks that the one there is this sweep's.
 fn write_plan(sweep: &Sweep, out: &Path) -> Result<(), SweepError> {
     let path = out.join(PLAN_FILE);
-    if let Ok(text) = crate::scenario::load::read_input(&path) {
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(SweepError::Io {
+                action: "read the plan",
+                path,
+                source,
+            });
+        }
+    };
+    if let Some(text) = existing {
         return match serde_json::from_str::<Plan>(&text) {
             Ok(plan) if plan.sweep_sha256 == sweep.sha256 => Ok(()),
             Ok(plan) => Err(SweepError::OutputDir(format!(
