@@ -164,6 +164,44 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Compare quoting policies on a quote-control preset over many paths: a table, a
+    /// figure and a summary.
+    Compare {
+        /// A bundled preset (`avellaneda-stoikov`) or the path of a preset file.
+        preset: String,
+        /// Comma-separated policies: inventory, symmetric, fixed, random, epsilon-greedy.
+        #[arg(long, default_value = "inventory,symmetric")]
+        policies: String,
+        /// Paths per policy (and per γ for the Avellaneda–Stoikov ones).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+        seeds: u32,
+        /// Output directory [default: out/compare/<preset name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Run one quoting policy on a quote-control preset and print each episode.
+    Rollout {
+        /// A bundled preset (`avellaneda-stoikov`) or the path of a preset file.
+        preset: String,
+        /// The policy: inventory, symmetric, fixed, random, epsilon-greedy.
+        #[arg(long)]
+        policy: String,
+        /// γ for the Avellaneda–Stoikov policies [default: the preset's first].
+        #[arg(long)]
+        gamma: Option<f64>,
+        /// Episodes (paths 0..N of the preset's seed).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+        seeds: u32,
+        /// Also write the episodes to DIR/episodes.parquet.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No output but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Gather a sweep's cells (from one output directory or several) into one summary
     /// table per mechanism, with the swept values as columns, and a timing table.
     Merge {
@@ -258,6 +296,21 @@ fn main() -> ExitCode {
             format,
             quiet,
         } => cli::sweep::merge_dirs(&dirs, &out, format, quiet),
+        Command::Compare {
+            preset,
+            policies,
+            seeds,
+            out,
+            quiet,
+        } => cli::quote_control::compare_policies(&preset, &policies, seeds, out, quiet),
+        Command::Rollout {
+            preset,
+            policy,
+            gamma,
+            seeds,
+            out,
+            quiet,
+        } => cli::quote_control::rollout_policy(&preset, &policy, gamma, seeds, out, quiet),
         Command::Clean { dir } => {
             let removed = dealersim::output::staging::remove_stale_staging(&dir, false);
             for path in &removed {

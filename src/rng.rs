@@ -35,6 +35,9 @@ pub enum StreamDomain {
     /// The details of a skip-sampled trade: size, direction, tie-break (index =
     /// investor id · 2³² + tick, see [`trade_stream`]).
     TradeDetails = 9,
+    /// A quote-control environment's draws: mid moves, fills (index = the environment's
+    /// path number; `reset(seed)` uses index 0).
+    QuoteControl = 10,
 }
 
 /// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.

@@ -7,6 +7,7 @@
 //! variant in [`Design`]. `ARCHITECTURE.md` walks through it.
 
 pub mod dealer_market;
+pub mod quote_control;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,18 @@
+//! The quote-control environment (SPEC §4, seed 001): a policy posts quotes, an execution
+//! model decides fills, and an objective turns the result into a reward, with a Gym-like
+//! `reset`/`step` API and batches of environments stepped in parallel.
+//!
+//! This first part holds the market-making setting of Avellaneda & Stoikov (2008):
+//! - [`market_making`]: the environment (mid processes, A·e^{−kδ} fills, inventory limits,
+//!   the composite objective), [`VecEnv`](market_making::VecEnv);
+//! - [`policies`]: the Avellaneda–Stoikov closed forms and strategies, and baselines;
+//! - [`hawkes`]: exponential-kernel Hawkes arrivals, simulated exactly and binned;
+//! - [`experiments`]: presets, `rollout` and `compare`.
+//!
+//! It runs outside the ECS tick for now (each environment is a few numbers, stepped by
+//! its caller); `docs/quote_control.md` says what is still to come.
+
+pub mod experiments;
+pub mod hawkes;
+pub mod market_making;
+pub mod policies;

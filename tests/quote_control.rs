@@ -1,0 +1,209 @@
+//! The quote-control environment: Hawkes counts against their closed form, the
+//! Avellaneda–Stoikov comparison's pattern, batches deterministic at any thread count,
+//! and bad presets located.
+
+use dealersim::experiments::Progress;
+use dealersim::mechanisms::quote_control::experiments::{compare, load_preset, parse_preset};
+use dealersim::mechanisms::quote_control::hawkes::Hawkes;
+use dealersim::mechanisms::quote_control::market_making::{
+    MarketMakingConfig, MarketMakingEnv, Quotes, VecEnv, fill_probability,
+};
+use dealersim::rng::{StreamDomain, stream};
+use dealersim::scenario::Checker;
+
+#[test]
+fn hawkes_mean_count_matches_the_closed_form_within_three_standard_errors() {
+    for h in [
+        Hawkes {
+            mu: 2.0,
+            alpha: 1.0,
+            beta: 2.0,
+        },
+        Hawkes {
+            mu: 0.5,
+            alpha: 3.0,
+            beta: 4.0,
+        },
+    ] {
+        let horizon = 5.0;
+        let paths = 20_000u64;
+        let counts: Vec<f64> = (0..paths)
+            .map(|p| {
+                let mut rng = stream(17, StreamDomain::QuoteControl, p);
+                h.sample_counts(horizon, 50, &mut rng)
+                    .iter()
+                    .map(|&c| f64::from(c))
+                    .sum()
+            })
+            .collect();
+        let mean = counts.iter().sum::<f64>() / paths as f64;
+        let var = counts.iter().map(|c| (c - mean) * (c - mean)).sum::<f64>() / (paths - 1) as f64;
+        let se = (var / paths as f64).sqrt();
+        let expected = h.mean_count(horizon);
+        assert!(
+            (mean - expected).abs() < 3.0 * se,
+            "{h:?}: mean {mean} against {expected} (se {se})"
+        );
+        // The excitation matters: a Poisson process of rate μ would be far off.
+        assert!(expected > h.mu * horizon * 1.4);
+    }
+}
+
+#[test]
+fn a_branching_ratio_of_one_or_more_is_refused() {
+    for (alpha, ok) in [(0.5, true), (1.0, false), (2.0, false)] {
+        let mut checker = Checker::default();
+        Hawkes {
+            mu: 1.0,
+            alpha,
+            beta: 1.0,
+        }
+        .validate("arrivals", &mut checker);
+        let problems = checker.into_problems();
+        assert_eq!(problems.is_empty(), ok, "{problems:?}");
+        if !ok {
+            assert_eq!(problems[0].path, "arrivals.alpha");
+            assert!(problems[0].message.contains("branching ratio"));
+        }
+    }
+}
+
+#[test]
+fn the_avellaneda_stoikov_comparison_shows_the_papers_pattern() {
+    let preset = load_preset("avellaneda-stoikov").expect("bundled preset");
+    let names = vec!["inventory".to_owned(), "symmetric".to_owned()];
+    let rows = compare(&preset, &names, 1000, &Progress::silent()).expect("runs");
+    assert_eq!(rows.len(), 6);
+    // The paper's symmetric strategy (Tables 1-3): profit mean, profit sd, q sd.
+    let paper_symmetric = [
+        (0.1, 67.21, 13.43, 8.66),
+        (0.01, 67.36, 13.40, 8.65),
+        (0.5, 66.20, 14.53, 9.06),
+    ];
+    for (gamma, profit, sd, q_sd) in paper_symmetric {
+        let row = |name: &str| {
+            rows.iter()
+                .find(|r| r.gamma == gamma && r.strategy == name)
+                .expect("row")
+        };
+        let (inventory, symmetric) = (row("inventory"), row("symmetric"));
+        // The inventory strategy trades a little profit for much less risk.
+        assert!(
+            inventory.profit_sd < 0.75 * symmetric.profit_sd,
+            "γ = {gamma}"
+        );
+        assert!(inventory.q_sd < 0.6 * symmetric.q_sd, "γ = {gamma}");
+        assert!(inventory.profit_mean < symmetric.profit_mean, "γ = {gamma}");
+        // Within a few standard errors of the paper (sd/√1000 ≈ 0.45 for the mean).
+        assert!(
+            (symmetric.profit_mean - profit).abs() < 2.0,
+            "γ = {gamma}: {}",
+            symmetric.profit_mean
+        );
+        assert!(
+            (symmetric.profit_sd / sd - 1.0).abs() < 0.1,
+            "γ = {gamma}: {}",
+            symmetric.profit_sd
+        );
+        assert!(
+            (symmetric.q_sd / q_sd - 1.0).abs() < 0.1,
+            "γ = {gamma}: {}",
+            symmetric.q_sd
+        );
+        assert_eq!(inventory.spread, symmetric.spread);
+    }
+}
+
+#[test]
+fn a_batch_is_the_same_at_one_and_two_threads_and_equals_single_environments() {
+    let config = MarketMakingConfig::default();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            let mut batch = VecEnv::new(&config, 64);
+            let mut observations = batch.reset(5);
+            let mut trace = Vec::new();
+            for _ in 0..config.steps() {
+                let actions: Vec<Quotes> = observations
+                    .iter()
+                    .map(|o| Quotes {
+                        bid: o.mid - 0.6,
+                        ask: o.mid + 0.7,
+                    })
+                    .collect();
+                let steps = batch.step(&actions);
+                observations = steps.iter().map(|s| s.observation).collect();
+                trace.extend(
+                    steps
+                        .iter()
+                        .map(|s| (s.reward.to_bits(), s.observation.inventory)),
+                );
+            }
+            (trace, observations)
+        })
+    };
+    let (one, last_one) = run(1);
+    let (two, last_two) = run(2);
+    assert_eq!(one, two);
+    assert_eq!(last_one, last_two);
+    // Environment 7 of the batch is path 7 of the seed, stepped alone.
+    let mut env = MarketMakingEnv::new(config.clone());
+    let mut o = env.reset_path(5, 7);
+    for _ in 0..config.steps() {
+        o = env
+            .step(Quotes {
+                bid: o.mid - 0.6,
+                ask: o.mid + 0.7,
+            })
+            .observation;
+    }
+    assert_eq!(o, last_one[7]);
+    // A step past the horizon changes nothing.
+    let after = env.step(Quotes { bid: 0.0, ask: 1e9 });
+    assert!(after.terminated && after.reward == 0.0 && after.observation == o);
+}
+
+#[test]
+fn fill_probabilities_are_capped_at_one_and_reported() {
+    // At the mid the probability is A·dt = 0.7.
+    assert_eq!(
+        fill_probability(140.0, 1.5, 0.0, 0.005),
+        (0.7000000000000001, false)
+    );
+    let (p, capped) = fill_probability(140.0, 1.5, 0.645, 0.005);
+    assert!(!capped && (p - 140.0 * (-1.5f64 * 0.645).exp() * 0.005).abs() < 1e-15);
+    // A quote far through the mid: A·e^{kδ}·dt = 140·e^{3}·0.005 ≈ 14 > 1.
+    let (p, capped) = fill_probability(140.0, 1.5, -2.0, 0.005);
+    assert!(capped && p == 1.0);
+}
+
+#[test]
+fn bad_presets_are_refused_with_positions() {
+    let text = r#"QuoteControlPreset(
+    name: "bad",
+    env: MarketMaking(sigma: -1.0, dt: 2.0, k: 0.0),
+    gammas: [],
+    baselines: (epsilon: 1.5),
+)"#;
+    let error = parse_preset(text, "bad.ron")
+        .expect_err("invalid")
+        .to_string();
+    for expected in [
+        "bad.ron:3:",
+        "env.sigma: must be ≥ 0",
+        "env.dt: must be at most the horizon",
+        "env.k: must be > 0",
+        "gammas: give at least one γ",
+        "bad.ron:5:",
+        "baselines.epsilon",
+    ] {
+        assert!(error.contains(expected), "{expected}\n{error}");
+    }
+    let error = parse_preset("QuoteControlPreset(name: \"x\", env: Auction())", "x.ron")
+        .expect_err("unknown variant")
+        .to_string();
+    assert!(error.contains("x.ron:1:"), "{error}");
+}
