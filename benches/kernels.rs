@@ -345,8 +345,43 @@ fn whole_tick(c: &mut Criterion) {
     group.finish();
 }
 
+/// 4,096 Avellaneda–Stoikov environments stepped 200 times with the inventory strategy
+/// (γ = 0.1): through the batch API (quotes computed by the caller, steps in parallel),
+/// and as whole episodes in parallel (`rollouts`).
+fn quote_control(c: &mut Criterion) {
+    use dealersim::mechanisms::quote_control::experiments::{load_preset, rollouts};
+    use dealersim::mechanisms::quote_control::market_making::{MarketMakingConfig, VecEnv};
+    use dealersim::mechanisms::quote_control::policies::{AvellanedaStoikov, Centre, QuotePolicy};
+    let mut group = c.benchmark_group("quote_control");
+    group.sample_size(20);
+    let config = MarketMakingConfig::default();
+    group.throughput(Throughput::Elements(4096 * 200));
+    group.bench_function("vec_env_4096_envs_200_steps", |b| {
+        let mut batch = VecEnv::new(&config, 4096);
+        let mut policy = AvellanedaStoikov::new(0.1, config.sigma, config.k, Centre::Reservation);
+        let mut rng = dealersim::rng::stream(1, dealersim::rng::StreamDomain::QuoteControl, 0);
+        b.iter(|| {
+            let mut observations = batch.reset(1);
+            for _ in 0..200 {
+                let actions: Vec<_> = observations
+                    .iter()
+                    .map(|o| policy.quote(o, &mut rng))
+                    .collect();
+                observations = batch.step(&actions).iter().map(|s| s.observation).collect();
+            }
+            observations
+        })
+    });
+    let preset = load_preset("avellaneda-stoikov").expect("bundled preset");
+    group.bench_function("rollouts_4096_episodes_200_steps", |b| {
+        b.iter(|| rollouts(&preset, "inventory", 0.1, 4096).expect("rollouts"))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    quote_control,
     price_process,
     arrivals,
     tiering,

@@ -235,12 +235,7 @@ pub fn policy(
     let EnvConfig::MarketMaking(env) = &preset.env;
     let b = &preset.baselines;
     let strategy = |centre| {
-        Box::new(AvellanedaStoikov {
-            gamma,
-            sigma: env.sigma,
-            k: env.k,
-            centre,
-        }) as Box<dyn QuotePolicy>
+        Box::new(AvellanedaStoikov::new(gamma, env.sigma, env.k, centre)) as Box<dyn QuotePolicy>
     };
     Ok(match name {
         "inventory" => strategy(Centre::Reservation),

@@ -255,6 +255,7 @@ pub struct Step {
 pub struct MarketMakingEnv {
     config: MarketMakingConfig,
     steps: u32,
+    root_dt: f64,
     state: Observation,
     rng: Stream,
 }
@@ -265,6 +266,7 @@ impl MarketMakingEnv {
         let steps = config.steps();
         let mut env = Self {
             state: initial(&config, steps),
+            root_dt: config.dt.sqrt(),
             config,
             steps,
             rng: stream(0, StreamDomain::QuoteControl, 0),
@@ -347,7 +349,7 @@ impl MarketMakingEnv {
                 info.parts.spread_capture += delta_bid;
             }
         }
-        let root_dt = c.dt.sqrt();
+        let root_dt = self.root_dt;
         let mid = match c.mid {
             MidProcess::BinaryStep => {
                 if uniform(&mut self.rng) < 0.5 {
