@@ -7,7 +7,9 @@
 //!   the composite objective), [`VecEnv`](market_making::VecEnv);
 //! - [`policies`]: the Avellaneda–Stoikov closed forms and strategies, and baselines;
 //! - [`hawkes`]: exponential-kernel Hawkes arrivals, simulated exactly and binned;
-//! - [`experiments`]: presets, `rollout` and `compare`.
+//! - [`experiments`]: presets, `rollout` and `compare`;
+//! - [`ope`]: off-policy evaluation (IPS, SNIPS, effective sample size) from logged
+//!   propensities.
 //!
 //! It runs outside the ECS tick for now (each environment is a few numbers, stepped by
 //! its caller); `docs/quote_control.md` says what is still to come.
@@ -15,4 +17,5 @@
 pub mod experiments;
 pub mod hawkes;
 pub mod market_making;
+pub mod ope;
 pub mod policies;
