@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 /// What a mechanism's names look like in code and prose (lower-cased): the dealer
-/// market's kind, roles and module. Extend it as mechanisms are added.
+/// market's and quote control's kinds, roles and modules. Extend it as mechanisms are added.
 const MECHANISM_NAMES: &[&str] = &[
     "dealer_market",
     "dealermarket",
@@ -14,6 +14,9 @@ const MECHANISM_NAMES: &[&str] = &[
     "marketmaker",
     "market maker",
     "investor",
+    "quote_control",
+    "quotecontrol",
+    "quote control",
 ];
 
 /// The core's source files.

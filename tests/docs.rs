@@ -6,6 +6,9 @@ use std::path::Path;
 
 use dealersim::scenario::parse_scenario;
 
+/// A bundled scenario of each mechanism kind, whose tables and fields the docs must cover.
+const MECHANISM_SCENARIOS: &[&str] = &["scenarios/paper.ron", "scenarios/quote_control/agents.ron"];
+
 fn read(file: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).expect("doc file")
 }
@@ -14,15 +17,18 @@ fn read(file: &str) -> String {
 #[test]
 fn readme_documents_every_output_column() {
     let readme = read("README.md");
-    let paper = read("scenarios/paper.ron");
-    let scenario = parse_scenario(&paper, Path::new("paper.ron")).expect("paper.ron parses");
     let mut tables = Vec::new();
-    for config in &scenario.mechanisms {
-        let mechanism = config.as_mechanism();
-        tables.extend(mechanism.tables(&scenario).into_iter().map(|t| t.spec));
-        tables.push(mechanism.summary_table());
+    // One scenario per mechanism kind.
+    for file in MECHANISM_SCENARIOS {
+        let text = read(file);
+        let scenario = parse_scenario(&text, Path::new(file)).expect("scenario parses");
+        for config in &scenario.mechanisms {
+            let mechanism = config.as_mechanism();
+            tables.extend(mechanism.tables(&scenario).into_iter().map(|t| t.spec));
+            tables.push(mechanism.summary_table());
+        }
     }
-    assert!(tables.len() >= 4, "{tables:?}");
+    assert!(tables.len() >= 6, "{tables:?}");
     for column in tables.iter().flat_map(|t| t.columns) {
         let row = format!("| `{}` | {} | {} |", column.name, column.ty, column.doc);
         assert!(readme.contains(&row), "README.md lacks the row:\n{row}");
@@ -32,16 +38,22 @@ fn readme_documents_every_output_column() {
 #[test]
 fn scenario_reference_documents_every_field() {
     let reference = read("docs/scenarios.md");
-    let paper = read("scenarios/paper.ron");
-    let scenario = parse_scenario(&paper, Path::new("paper.ron")).expect("paper.ron parses");
-    // The resolved scenario writes out every field, so its field names are the schema's.
-    let resolved = scenario.to_ron().expect("serialise");
+    // The resolved scenarios write out every field, so their field names are the schema's.
+    let resolved: Vec<String> = MECHANISM_SCENARIOS
+        .iter()
+        .map(|file| {
+            let text = read(file);
+            let scenario = parse_scenario(&text, Path::new(file)).expect("scenario parses");
+            scenario.to_ron().expect("serialise")
+        })
+        .collect();
     let fields: BTreeSet<&str> = resolved
-        .lines()
+        .iter()
+        .flat_map(|r| r.lines())
         .filter_map(|line| line.trim_start().split_once(':').map(|(name, _)| name))
         .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
         .collect();
-    assert!(fields.len() > 25, "found only {fields:?}");
+    assert!(fields.len() > 35, "found only {fields:?}");
     for field in fields {
         assert!(
             reference.contains(&format!("`{field}`")),

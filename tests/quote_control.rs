@@ -207,3 +207,111 @@ fn bad_presets_are_refused_with_positions() {
         .to_string();
     assert!(error.contains("x.ron:1:"), "{error}");
 }
+
+const AGENTS: &str = r#"Scenario(
+    seed: 1,
+    steps: 200,
+    mechanisms: [QuoteControl(
+        agents: [
+            (name: "inv", count: 50, policy: Inventory(0.1)),
+            (name: "sym", count: 20, policy: Symmetric(0.1)),
+            (name: "learn", count: 10, policy: EpsilonGreedy(arms: [0.3, 0.6, 0.9], epsilon: 0.2)),
+        ],
+    )],
+)"#;
+
+fn scenario(text: &str) -> dealersim::Scenario {
+    dealersim::scenario::parse_scenario(text, std::path::Path::new("agents.ron")).expect("parses")
+}
+
+#[test]
+fn agents_in_the_tick_run_the_same_paths_as_compare() {
+    use dealersim::mechanisms::quote_control::experiments::rollouts;
+    let mut sim = dealersim::Simulation::new(&scenario(AGENTS)).expect("valid");
+    sim.run(|_| {}).expect("runs");
+    assert!(
+        sim.accounting_residual() < 1e-12,
+        "{}",
+        sim.accounting_residual()
+    );
+    let summaries = sim.summaries();
+    let rows = &summaries[0].rows;
+    // One episode of 200 steps each: agent a ran path a, as compare's path a.
+    let preset = load_preset("avellaneda-stoikov").expect("bundled");
+    let episodes = rollouts(&preset, "inventory", 0.1, 50).expect("rollouts");
+    let mean = episodes.iter().map(|e| e.profit).sum::<f64>() / 50.0;
+    let dealersim::experiments::OwnedCell::F64(profit_mean) = rows[0][4] else {
+        panic!("profit_mean is a float: {:?}", rows[0]);
+    };
+    assert!(
+        (profit_mean - mean).abs() < 1e-9,
+        "{profit_mean} against {mean}"
+    );
+    assert_eq!(rows[0][3], dealersim::experiments::OwnedCell::U64(50));
+}
+
+#[test]
+fn a_quote_control_run_is_byte_identical_at_one_and_two_threads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("agents.ron");
+    std::fs::write(&file, AGENTS.replace("steps: 200", "steps: 450")).expect("write");
+    let run = |threads: &str| {
+        let out = dir.path().join(format!("out{threads}"));
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_dealersim"))
+            .args([
+                "run",
+                file.to_str().expect("utf-8"),
+                "--quiet",
+                "--out",
+                out.to_str().expect("utf-8"),
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .status()
+            .expect("run");
+        assert!(status.success());
+        [
+            "quote_groups.parquet",
+            "quote_summary.parquet",
+            "scenario.ron",
+        ]
+        .map(|f| std::fs::read(out.join(f)).expect("output"))
+    };
+    assert_eq!(run("1"), run("2"));
+}
+
+#[test]
+fn bad_quote_control_scenarios_are_refused_with_field_paths() {
+    let bad = r#"Scenario(
+    mechanisms: [QuoteControl(
+        env: (dt: 2.0, k: -1.0),
+        agents: [
+            (name: "", count: 0, policy: Inventory(-0.1)),
+            (name: "a", count: 1, policy: EpsilonGreedy(arms: [], epsilon: 2.0)),
+            (name: "a", count: 1, policy: RandomWalk(start: 0.5, step: -1.0, min: 1.0, max: 0.5)),
+        ],
+    )],
+)"#;
+    let problems = dealersim::scenario::validate(&scenario(bad));
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    for expected in [
+        "mechanisms[0].env.dt",
+        "mechanisms[0].env.k",
+        "mechanisms[0].agents[0].name",
+        "mechanisms[0].agents[0].count",
+        "mechanisms[0].agents[0].policy",
+        "mechanisms[0].agents[1].policy.arms",
+        "mechanisms[0].agents[1].policy.epsilon",
+        "mechanisms[0].agents[2].name",
+        "mechanisms[0].agents[2].policy.step",
+        "mechanisms[0].agents[2].policy.max",
+    ] {
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {paths:?}"
+        );
+    }
+    let empty = dealersim::scenario::validate(&scenario(
+        "Scenario(mechanisms: [QuoteControl(agents: [])])",
+    ));
+    assert_eq!(empty[0].path, "mechanisms[0].agents");
+}

@@ -20,16 +20,20 @@ pub enum MechanismConfig {
     /// The dealer market of Ganesh et al. 2019 (SPEC §2): investors, market makers,
     /// tiering and hedging.
     DealerMarket(dealer_market::DealerMarketConfig),
+    /// Quoting agents, each in its own Avellaneda–Stoikov environment (SPEC §4, first
+    /// part): a policy per group, one environment step a tick.
+    QuoteControl(quote_control::config::QuoteControlConfig),
 }
 
 /// Every mechanism kind, as written in scenario files.
-pub const KINDS: &[&str] = &["DealerMarket"];
+pub const KINDS: &[&str] = &["DealerMarket", "QuoteControl"];
 
 impl MechanismConfig {
     /// The mechanism behind the config.
     pub fn as_mechanism(&self) -> &dyn Mechanism {
         match self {
             MechanismConfig::DealerMarket(config) => config,
+            MechanismConfig::QuoteControl(config) => config,
         }
     }
 }

@@ -860,7 +860,8 @@ mod tests {
 
     impl Sweep {
         fn base_alpha_of_first_maker(&self) -> f64 {
-            let crate::mechanisms::MechanismConfig::DealerMarket(m) = &self.base.mechanisms[0];
+            let m =
+                crate::mechanisms::dealer_market::config_of(&self.base).expect("a dealer market");
             m.market_makers[0].alpha
         }
     }
@@ -880,7 +881,7 @@ mod tests {
         let scenario = s.scenario_of(&cell).expect("builds");
         assert_eq!(scenario.market.volatility, 0.2);
         assert_eq!(scenario.seed, replication_seed(5, 1));
-        let crate::mechanisms::MechanismConfig::DealerMarket(m) = &scenario.mechanisms[0];
+        let m = crate::mechanisms::dealer_market::config_of(&scenario).expect("a dealer market");
         assert_eq!(m.market_makers[1].alpha, 1.5);
         assert_eq!(m.market_makers[0].alpha, s.base_alpha_of_first_maker());
         assert_eq!(s.cell_id(7), "0007");

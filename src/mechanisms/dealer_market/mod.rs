@@ -219,22 +219,18 @@ pub fn index_of(scenario: &Scenario) -> Option<usize> {
 }
 
 /// The dealer market of `scenario` (its first `DealerMarket`), if it has one.
-// One kind of mechanism so far, so the match cannot fail yet; it will once a second
-// kind is added to `MechanismConfig`.
-#[allow(clippy::unnecessary_find_map)]
 pub fn config_of(scenario: &Scenario) -> Option<&DealerMarketConfig> {
     scenario.mechanisms.iter().find_map(|m| match m {
         MechanismConfig::DealerMarket(config) => Some(config),
+        _ => None,
     })
 }
 
 /// As [`config_of`], to edit it (experiment designs build their variants this way).
-// One kind of mechanism so far, so the match cannot fail yet; it will once a second
-// kind is added to `MechanismConfig`.
-#[allow(clippy::unnecessary_find_map)]
 pub fn config_of_mut(scenario: &mut Scenario) -> Option<&mut DealerMarketConfig> {
     scenario.mechanisms.iter_mut().find_map(|m| match m {
         MechanismConfig::DealerMarket(config) => Some(config),
+        _ => None,
     })
 }
 

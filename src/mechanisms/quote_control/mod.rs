@@ -11,11 +11,14 @@
 //! - [`ope`]: off-policy evaluation (IPS, SNIPS, effective sample size) from logged
 //!   propensities.
 //!
-//! It runs outside the ECS tick for now (each environment is a few numbers, stepped by
-//! its caller); `docs/quote_control.md` says what is still to come.
+//! In a scenario, `QuoteControl(...)` ([`config`]) runs groups of agents in the tick
+//! ([`mechanism`]): each agent an entity with its own environment and policy, quoting in
+//! Pricing and stepped in Matching. `docs/quote_control.md` says what is still to come.
 
+pub mod config;
 pub mod experiments;
 pub mod hawkes;
 pub mod market_making;
+pub mod mechanism;
 pub mod ope;
 pub mod policies;

@@ -32,7 +32,7 @@ pub fn optimal_spread(gamma: f64, sigma: f64, k: f64, time_left: f64) -> f64 {
 }
 
 /// A quoting policy.
-pub trait QuotePolicy: Send {
+pub trait QuotePolicy: Send + Sync {
     /// Its name, as on the command line.
     fn name(&self) -> String;
     /// The quotes for the state `observation`.
