@@ -315,3 +315,71 @@ fn bad_quote_control_scenarios_are_refused_with_field_paths() {
     ));
     assert_eq!(empty[0].path, "mechanisms[0].agents");
 }
+
+#[test]
+fn retail_policies_meet_the_same_shoppers() {
+    use dealersim::mechanisms::quote_control::retail_compare::compare_retail;
+    let mut preset = load_preset("retail-pricing").expect("bundled");
+    // Cost-plus at 50% prices at 15, the fixed price: on common random numbers the two
+    // must agree exactly.
+    preset.baselines.markup = 0.5;
+    let names: Vec<String> = ["fixed", "cost-plus", "random", "epsilon-greedy"]
+        .map(String::from)
+        .to_vec();
+    let rows = compare_retail(&preset, &names, 200, &Progress::silent()).expect("runs");
+    assert_eq!(rows[0].profit_mean.to_bits(), rows[1].profit_mean.to_bits());
+    assert_eq!(rows[0].sales_mean, rows[1].sales_mean);
+    // Scrapers are 10% of 22 sessions a day.
+    assert!(
+        (rows[0].scrapers_mean / 365.0 - 2.2).abs() < 0.1,
+        "{}",
+        rows[0].scrapers_mean
+    );
+    // A steady 15 never undercuts the rival (at 15) into a war; a walk down does.
+    assert_eq!(rows[0].war_share, 0.0);
+    assert!(rows[2].war_share > 0.0);
+    // A market-making policy is refused by name for a retail preset.
+    assert!(compare_retail(&preset, &["inventory".to_owned()], 1, &Progress::silent()).is_err());
+}
+
+#[test]
+fn retail_hawkes_arrivals_average_the_closed_form() {
+    use dealersim::mechanisms::quote_control::retail::{Arrivals, RetailConfig, RetailEnv};
+    let config = RetailConfig {
+        steps: 50,
+        arrivals: Arrivals::Hawkes {
+            mu: 2.0,
+            alpha: 0.5,
+            beta: 1.0,
+        },
+        ..RetailConfig::default()
+    };
+    let expected = Hawkes {
+        mu: 2.0,
+        alpha: 0.5,
+        beta: 1.0,
+    }
+    .mean_count(50.0);
+    let mut env = RetailEnv::new(config);
+    let paths = 4000u64;
+    let mut totals = Vec::new();
+    for p in 0..paths {
+        env.reset_path(3, p);
+        let mut total = 0.0;
+        loop {
+            let step = env.step(15.0);
+            total += f64::from(step.arrivals);
+            if step.terminated {
+                break;
+            }
+        }
+        totals.push(total);
+    }
+    let mean = totals.iter().sum::<f64>() / paths as f64;
+    let var = totals.iter().map(|t| (t - mean) * (t - mean)).sum::<f64>() / (paths - 1) as f64;
+    let se = (var / paths as f64).sqrt();
+    assert!(
+        (mean - expected).abs() < 3.0 * se,
+        "{mean} against {expected} (se {se})"
+    );
+}

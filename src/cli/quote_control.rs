@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use dealersim::experiments::Progress;
 use dealersim::mechanisms::quote_control::experiments::{
-    QuoteControlError, compare, compare_jobs, load_preset, rollouts, write_compare, write_rollouts,
+    EnvConfig, QuoteControlError, compare, compare_jobs, load_preset, rollouts, write_compare,
+    write_rollouts,
 };
+use dealersim::mechanisms::quote_control::retail_compare::{compare_retail, write_retail_compare};
 
 use super::super::{EXIT_BAD_SCENARIO, EXIT_RUN_FAILED, EXIT_USAGE, Signals, progress_bar};
 
@@ -16,7 +18,7 @@ fn failure(error: &QuoteControlError) -> ExitCode {
         QuoteControlError::Unknown(_)
         | QuoteControlError::Io { .. }
         | QuoteControlError::Invalid { .. } => EXIT_BAD_SCENARIO,
-        QuoteControlError::UnknownPolicy(_) => EXIT_USAGE,
+        QuoteControlError::UnknownPolicy(..) | QuoteControlError::Unsupported(_) => EXIT_USAGE,
         _ => EXIT_RUN_FAILED,
     })
 }
@@ -44,25 +46,29 @@ pub fn compare_policies(
         return ExitCode::from(EXIT_USAGE);
     }
     let out = out.unwrap_or_else(|| Path::new("out").join("compare").join(&preset.name));
-    let bar = progress_bar(
-        compare_jobs(&preset, &names) * u64::from(seeds),
-        quiet,
-        "path",
-    );
+    let retail = matches!(preset.env, EnvConfig::Retail(_));
+    let jobs = if retail {
+        names.len() as u64
+    } else {
+        compare_jobs(&preset, &names)
+    };
+    let bar = progress_bar(jobs * u64::from(seeds), quiet, "path");
     let signals = Signals::install();
     let report = |done| bar.set_position(done);
     let progress = Progress::new(&report).with_stop(&signals.stop);
-    let rows = compare(&preset, &names, seeds, &progress);
-    bar.finish_and_clear();
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(QuoteControlError::Interrupted) => {
-            errln!("interrupted: nothing was written to {}", out.display());
-            return ExitCode::from(signals.exit_status());
-        }
-        Err(error) => return failure(&error),
+    let written = if retail {
+        compare_retail(&preset, &names, seeds, &progress)
+            .and_then(|rows| write_retail_compare(&preset, &rows, &out))
+    } else {
+        compare(&preset, &names, seeds, &progress)
+            .and_then(|rows| write_compare(&preset, &rows, &out))
     };
-    match write_compare(&preset, &rows, &out) {
+    bar.finish_and_clear();
+    if let Err(QuoteControlError::Interrupted) = written {
+        errln!("interrupted: nothing was written to {}", out.display());
+        return ExitCode::from(signals.exit_status());
+    }
+    match written {
         Ok(files) => {
             if !quiet {
                 if let Ok(summary) = std::fs::read_to_string(out.join("summary.md")) {

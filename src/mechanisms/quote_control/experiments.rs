@@ -15,6 +15,7 @@ use super::market_making::{Episode, MarketMakingConfig, MarketMakingEnv};
 use super::policies::{
     AvellanedaStoikov, Centre, EpsilonGreedy, FixedSpread, QuotePolicy, RandomWalk, spread_constant,
 };
+use super::retail::RetailConfig;
 use crate::experiments::{Progress, mean_sd};
 use crate::output::table::{OutputError, StagedOutput, TableFormat};
 use crate::plot::{Figure, Panel, Point, Scale, Series};
@@ -24,12 +25,18 @@ use crate::scenario::locate::{FieldLocations, SourcePosition};
 use crate::scenario::{Checker, Range};
 
 /// The presets bundled with the binary: name and text.
-pub const BUNDLED_PRESETS: &[(&str, &str)] = &[(
-    "avellaneda-stoikov",
-    include_str!("../../../scenarios/quote_control/avellaneda_stoikov.ron"),
-)];
+pub const BUNDLED_PRESETS: &[(&str, &str)] = &[
+    (
+        "avellaneda-stoikov",
+        include_str!("../../../scenarios/quote_control/avellaneda_stoikov.ron"),
+    ),
+    (
+        "retail-pricing",
+        include_str!("../../../scenarios/quote_control/retail_pricing.ron"),
+    ),
+];
 
-/// Every policy name `compare` and `rollout` accept.
+/// Every policy name `compare` and `rollout` accept for a market-making preset.
 pub const POLICY_NAMES: &[&str] = &[
     "inventory",
     "symmetric",
@@ -37,6 +44,9 @@ pub const POLICY_NAMES: &[&str] = &[
     "random",
     "epsilon-greedy",
 ];
+
+/// Every policy name `compare` accepts for a retail preset.
+pub const RETAIL_POLICY_NAMES: &[&str] = &["fixed", "cost-plus", "random", "epsilon-greedy"];
 
 /// A quote-control preset (`QuoteControlPreset(...)` in RON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +84,8 @@ fn default_gammas() -> Vec<f64> {
 pub enum EnvConfig {
     /// Two-sided quoting around a mid (Avellaneda–Stoikov).
     MarketMaking(MarketMakingConfig),
+    /// One posted price against a reactive competitor (retail dynamic pricing).
+    Retail(RetailConfig),
 }
 
 /// Parameters of the baseline policies.
@@ -89,6 +101,14 @@ pub struct Baselines {
     pub arms: Vec<f64>,
     /// `epsilon-greedy`: ε. Default: 0.1.
     pub epsilon: f64,
+    /// Retail `fixed`: the price. Default: 15.
+    pub fixed_price: f64,
+    /// Retail `cost-plus`: the markup on cost. Default: 0.4.
+    pub markup: f64,
+    /// Retail `random`: the relative step of the price walk. Default: 0.05.
+    pub price_step: f64,
+    /// Retail `epsilon-greedy`: the prices it chooses among. Default: 11 to 20.
+    pub price_arms: Vec<f64>,
 }
 
 impl Default for Baselines {
@@ -98,6 +118,10 @@ impl Default for Baselines {
             random_walk: (0.645, 0.05, 0.1, 2.0),
             arms: vec![0.25, 0.5, 0.75, 1.0, 1.25, 1.5],
             epsilon: 0.1,
+            fixed_price: 15.0,
+            markup: 0.4,
+            price_step: 0.05,
+            price_arms: vec![11.0, 12.5, 14.0, 15.5, 17.0, 18.5, 20.0],
         }
     }
 }
@@ -124,9 +148,12 @@ pub enum QuoteControlError {
         /// Every problem, with where it is written.
         problems: Vec<(String, Option<SourcePosition>)>,
     },
-    /// A policy name that is not one of [`POLICY_NAMES`].
-    #[error("unknown policy `{0}`: use {names}", names = POLICY_NAMES.join(", "))]
-    UnknownPolicy(String),
+    /// A policy name the preset's environment has no policy of.
+    #[error("unknown policy `{0}` for this preset: use {1}")]
+    UnknownPolicy(String, String),
+    /// A command the preset's environment does not support.
+    #[error("{0}")]
+    Unsupported(String),
     /// Stopped by a signal; nothing was written.
     #[error("interrupted before every path ran")]
     Interrupted,
@@ -175,8 +202,10 @@ pub fn parse_preset(text: &str, label: &str) -> Result<Preset, QuoteControlError
         )],
     })?;
     let mut checker = Checker::default();
-    let EnvConfig::MarketMaking(env) = &preset.env;
-    env.validate("env", &mut checker);
+    match &preset.env {
+        EnvConfig::MarketMaking(env) => env.validate("env", &mut checker),
+        EnvConfig::Retail(env) => env.validate("env", &mut checker),
+    }
     if preset.gammas.is_empty() {
         checker.fail("gammas", "give at least one γ");
     }
@@ -206,6 +235,15 @@ pub fn parse_preset(text: &str, label: &str) -> Result<Preset, QuoteControlError
         checker.number(format!("baselines.arms[{i}]"), arm, Range::Finite);
     }
     checker.number("baselines.epsilon", b.epsilon, Range::Probability);
+    checker.number("baselines.fixed_price", b.fixed_price, Range::Finite);
+    checker.number("baselines.markup", b.markup, Range::Finite);
+    checker.number("baselines.price_step", b.price_step, Range::Probability);
+    if b.price_arms.is_empty() {
+        checker.fail("baselines.price_arms", "give at least one price");
+    }
+    for (i, &arm) in b.price_arms.iter().enumerate() {
+        checker.number(format!("baselines.price_arms[{i}]"), arm, Range::Finite);
+    }
     let problems = checker.into_problems();
     if problems.is_empty() {
         return Ok(preset);
@@ -232,7 +270,12 @@ pub fn policy(
     gamma: f64,
     preset: &Preset,
 ) -> Result<Box<dyn QuotePolicy>, QuoteControlError> {
-    let EnvConfig::MarketMaking(env) = &preset.env;
+    let EnvConfig::MarketMaking(env) = &preset.env else {
+        return Err(QuoteControlError::UnknownPolicy(
+            name.to_owned(),
+            RETAIL_POLICY_NAMES.join(", "),
+        ));
+    };
     let b = &preset.baselines;
     let strategy = |centre| {
         Box::new(AvellanedaStoikov::new(gamma, env.sigma, env.k, centre)) as Box<dyn QuotePolicy>
@@ -253,7 +296,12 @@ pub fn policy(
             })
         }
         "epsilon-greedy" => Box::new(EpsilonGreedy::new(b.arms.clone(), b.epsilon)),
-        other => return Err(QuoteControlError::UnknownPolicy(other.to_owned())),
+        other => {
+            return Err(QuoteControlError::UnknownPolicy(
+                other.to_owned(),
+                POLICY_NAMES.join(", "),
+            ));
+        }
     })
 }
 
@@ -325,7 +373,12 @@ pub fn compare(
     for name in names.iter().filter(|n| !uses_gamma(n)) {
         jobs.push((name.clone(), f64::NAN));
     }
-    let EnvConfig::MarketMaking(config) = &preset.env;
+    let EnvConfig::MarketMaking(config) = &preset.env else {
+        return Err(QuoteControlError::Unsupported(format!(
+            "preset `{}` is a retail preset: `compare` runs it with the retail policies, and `rollout` runs market-making presets only",
+            preset.name
+        )));
+    };
     let done = std::sync::atomic::AtomicU64::new(0);
     let mut rows = Vec::new();
     for (name, gamma) in jobs {
@@ -530,7 +583,12 @@ pub fn rollouts(
     paths: u32,
 ) -> Result<Vec<EpisodeRow>, QuoteControlError> {
     policy(name, gamma, preset)?;
-    let EnvConfig::MarketMaking(config) = &preset.env;
+    let EnvConfig::MarketMaking(config) = &preset.env else {
+        return Err(QuoteControlError::Unsupported(format!(
+            "preset `{}` is a retail preset: `compare` runs it with the retail policies, and `rollout` runs market-making presets only",
+            preset.name
+        )));
+    };
     let gamma = if uses_gamma(name) { gamma } else { f64::NAN };
     Ok((0..paths)
         .into_par_iter()

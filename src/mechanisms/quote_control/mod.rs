@@ -22,3 +22,5 @@ pub mod market_making;
 pub mod mechanism;
 pub mod ope;
 pub mod policies;
+pub mod retail;
+pub mod retail_compare;
