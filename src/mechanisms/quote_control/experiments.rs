@@ -341,6 +341,7 @@ crate::table_row! {
         spread_mean: f64 => "the quoted spread (ask − bid) averaged over steps and paths",
         profit_mean: f64 => "mean final wealth (cash + q·s_T)",
         profit_sd: f64 => "sample standard deviation of the final wealth",
+        profit_ci95: f64 => "half-width of the 95% confidence interval of profit_mean, 1.96·sd/√paths",
         q_mean: f64 => "mean final inventory",
         q_sd: f64 => "sample standard deviation of the final inventory",
         fills_mean: f64 => "mean fills per path (both sides)",
@@ -402,7 +403,7 @@ pub fn compare(
             )
             .collect();
         let column = |f: fn(&Episode) -> f64| episodes.iter().map(f).collect::<Vec<f64>>();
-        let (profit_mean, profit_sd, _, _) = mean_sd(&column(|e| e.profit));
+        let (profit_mean, profit_sd, profit_se, _) = mean_sd(&column(|e| e.profit));
         let (q_mean, q_sd, _, _) = mean_sd(&column(|e| e.final_inventory as f64));
         let (spread_mean, _, _, _) = mean_sd(&column(|e| e.mean_spread));
         let (fills_mean, _, _, _) = mean_sd(&column(|e| f64::from(e.fills)));
@@ -417,6 +418,7 @@ pub fn compare(
             spread_mean,
             profit_mean,
             profit_sd,
+            profit_ci95: 1.96 * profit_se,
             q_mean,
             q_sd,
             fills_mean,
@@ -523,11 +525,11 @@ fn compare_figure(preset: &Preset, rows: &[CompareRow]) -> Figure {
 
 fn compare_summary(preset: &Preset, rows: &[CompareRow]) -> String {
     let mut out = format!("# {}\n\n{}\n\n", preset.name, preset.description);
-    out.push_str("| γ | strategy | spread | profit mean | profit sd | q_T mean | q_T sd | fills | saturated |\n");
+    out.push_str("| γ | strategy | spread | profit mean ± 95% CI | profit sd | q_T mean | q_T sd | fills | saturated |\n");
     out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.3} | {:.2} | {:.1} | {} |\n",
+            "| {} | {} | {:.2} | {:.2} ± {:.2} | {:.2} | {:.3} | {:.2} | {:.1} | {} |\n",
             if r.gamma.is_finite() {
                 format!("{}", r.gamma)
             } else {
@@ -536,6 +538,7 @@ fn compare_summary(preset: &Preset, rows: &[CompareRow]) -> String {
             r.strategy,
             r.spread,
             r.profit_mean,
+            r.profit_ci95,
             r.profit_sd,
             r.q_mean,
             r.q_sd,

@@ -1,6 +1,6 @@
 //! Posted-price retail: a seller posts one price a step under a minimum margin, a
 //! maximum change per step, price bounds and a price grid; shoppers arrive (Poisson,
-//! Hawkes, or browsing sessions some of which are scrapers that never buy), each buys with
+//! Hawkes, or browsing sessions contaminated by scrapers that never buy), each buys with
 //! a probability of constant elasticity in the seller's price and the competitor's;
 //! stock limits sales (lost demand is counted and may be charged), and a reactive
 //! competitor undercuts into a price war when undercut itself.
@@ -10,7 +10,7 @@
 //! same shoppers (common random numbers, exactly so for Poisson and sessions; Hawkes
 //! counts are drawn for the whole episode at reset).
 
-use rand_distr::{Binomial, Distribution, Poisson};
+use rand_distr::{Distribution, Poisson};
 use serde::{Deserialize, Serialize};
 
 use super::hawkes::Hawkes;
@@ -35,13 +35,15 @@ pub enum Arrivals {
         /// β > 0, the decay; α/β < 1.
         beta: f64,
     },
-    /// Browsing sessions, Poisson `rate` a step; a share `scrapers` of them are bots that
-    /// look and never buy.
+    /// Browsing sessions: shoppers' sessions at Poisson `rate` a step, and scrapers'
+    /// (bots that look and never buy) at their own Poisson `scraper_rate`. Both count as
+    /// sessions, so conversion per session is contaminated by a share
+    /// scraper_rate / (rate + scraper_rate).
     Sessions {
-        /// Sessions a step on average.
+        /// Shoppers' sessions a step on average.
         rate: f64,
-        /// The share of sessions that are scrapers, in [0, 1].
-        scrapers: f64,
+        /// Scrapers' sessions a step on average.
+        scraper_rate: f64,
     },
 }
 
@@ -222,17 +224,18 @@ impl RetailConfig {
             Arrivals::Hawkes { mu, alpha, beta } => {
                 Hawkes { mu, alpha, beta }.validate(&format!("{path}.arrivals"), checker)
             }
-            Arrivals::Sessions { rate, scrapers } => {
+            Arrivals::Sessions { rate, scraper_rate } => {
                 checker.number(format!("{path}.arrivals.rate"), rate, Range::NonNegative);
                 checker.number(
-                    format!("{path}.arrivals.scrapers"),
-                    scrapers,
-                    Range::Probability,
+                    format!("{path}.arrivals.scraper_rate"),
+                    scraper_rate,
+                    Range::NonNegative,
                 );
             }
         }
         let rate = match self.arrivals {
-            Arrivals::Poisson(rate) | Arrivals::Sessions { rate, .. } => rate,
+            Arrivals::Poisson(rate) => rate,
+            Arrivals::Sessions { rate, scraper_rate } => rate + scraper_rate,
             Arrivals::Hawkes { mu, alpha, beta } => mu / (1.0 - alpha / beta).max(1e-12),
         };
         if rate > MAX_ARRIVALS_PER_STEP {
@@ -447,11 +450,10 @@ impl RetailEnv {
                     .unwrap_or(0),
                 0,
             ),
-            Arrivals::Sessions { rate, scrapers } => {
-                let sessions = poisson(rate, &mut self.rng);
-                let bots = Binomial::new(u64::from(sessions), scrapers)
-                    .map_or(0, |b| b.sample(&mut self.rng) as u32);
-                (sessions, bots)
+            Arrivals::Sessions { rate, scraper_rate } => {
+                let shoppers = poisson(rate, &mut self.rng);
+                let bots = poisson(scraper_rate, &mut self.rng);
+                (shoppers.saturating_add(bots), bots)
             }
         };
         let d = &c.demand;
@@ -681,8 +683,8 @@ mod tests {
     fn scrapers_never_buy_and_undercutting_starts_a_price_war() {
         let config = RetailConfig {
             arrivals: Arrivals::Sessions {
-                rate: 50.0,
-                scrapers: 1.0,
+                rate: 0.0,
+                scraper_rate: 50.0,
             },
             ..RetailConfig::default()
         };

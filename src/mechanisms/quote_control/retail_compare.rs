@@ -44,6 +44,7 @@ crate::table_row! {
         strategy: String => "policy name",
         profit_mean: f64 => "mean episode profit (revenue − cost of goods − holding − shortage)",
         profit_sd: f64 => "sample standard deviation of the episode profit",
+        profit_ci95: f64 => "half-width of the 95% confidence interval of profit_mean, 1.96·sd/√paths",
         price_mean: f64 => "the charged price averaged over steps and paths",
         sales_mean: f64 => "mean units sold per episode",
         lost_mean: f64 => "mean units of demand lost to empty shelves per episode",
@@ -135,12 +136,13 @@ pub fn compare_retail(
         let steps = f64::from(config.steps);
         let column =
             |f: &dyn Fn(&RetailEpisode) -> f64| episodes.iter().map(f).collect::<Vec<f64>>();
-        let (profit_mean, profit_sd, _, _) = mean_sd(&column(&|e| e.profit));
+        let (profit_mean, profit_sd, profit_se, _) = mean_sd(&column(&|e| e.profit));
         let mean = |f: &dyn Fn(&RetailEpisode) -> f64| mean_sd(&column(f)).0;
         rows.push(RetailCompareRow {
             strategy: name.clone(),
             profit_mean,
             profit_sd,
+            profit_ci95: 1.96 * profit_se,
             price_mean: mean(&|e| e.price_sum / steps),
             sales_mean: mean(&|e| e.sales as f64),
             lost_mean: mean(&|e| e.lost as f64),
@@ -218,14 +220,15 @@ pub fn write_retail_compare(
         staged.add_file("figure.png", &figure.to_png()?)?;
         let mut summary = format!("# {}\n\n{}\n\n", preset.name, preset.description);
         summary.push_str(
-            "| strategy | profit mean | profit sd | price | sales | lost | war | constrained |\n",
+            "| strategy | profit mean ± 95% CI | profit sd | price | sales | lost | war | constrained |\n",
         );
         summary.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for r in rows {
             summary.push_str(&format!(
-                "| {} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {:.0}% | {:.0}% |\n",
+                "| {} | {:.1} ± {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {:.0}% | {:.0}% |\n",
                 r.strategy,
                 r.profit_mean,
+                r.profit_ci95,
                 r.profit_sd,
                 r.price_mean,
                 r.sales_mean,
