@@ -406,3 +406,72 @@ fn comparisons_are_the_same_at_one_and_two_threads() {
     };
     assert_eq!(run(1), run(2));
 }
+
+#[test]
+fn hawkes_order_flow_fills_when_any_order_reaches_the_quote() {
+    use dealersim::mechanisms::quote_control::market_making::OrderFlow;
+    // Without excitation the orders are Poisson(μ·dt) a step, so a quote δ away fills
+    // with probability 1 − exp(−μ·e^{−kδ}·dt).
+    let config = MarketMakingConfig {
+        order_flow: OrderFlow::Hawkes {
+            mu: 140.0,
+            alpha: 0.0,
+            beta: 1.0,
+        },
+        ..MarketMakingConfig::default()
+    };
+    let delta = 0.6;
+    let p = 1.0 - (-140.0 * (-1.5f64 * delta).exp() * 0.005).exp();
+    let mut env = MarketMakingEnv::new(config.clone());
+    let (mut fills, mut trials) = (0u64, 0u64);
+    for path in 0..400 {
+        let mut o = env.reset_path(9, path);
+        for _ in 0..config.steps() {
+            let step = env.step(Quotes {
+                bid: o.mid - delta,
+                ask: o.mid + delta,
+            });
+            fills += u64::from(step.info.ask_filled) + u64::from(step.info.bid_filled);
+            trials += 2;
+            o = step.observation;
+        }
+    }
+    let freq = fills as f64 / trials as f64;
+    let se = (p * (1.0 - p) / trials as f64).sqrt();
+    assert!((freq - p).abs() < 3.0 * se, "{freq} against {p} (se {se})");
+    // Excitation clusters the orders: at the same baseline more fills come.
+    let excited = MarketMakingConfig {
+        order_flow: OrderFlow::Hawkes {
+            mu: 140.0,
+            alpha: 50.0,
+            beta: 100.0,
+        },
+        ..MarketMakingConfig::default()
+    };
+    let mut env = MarketMakingEnv::new(excited);
+    let mut more = 0u64;
+    for path in 0..400 {
+        let mut o = env.reset_path(9, path);
+        for _ in 0..config.steps() {
+            let step = env.step(Quotes {
+                bid: o.mid - delta,
+                ask: o.mid + delta,
+            });
+            more += u64::from(step.info.ask_filled) + u64::from(step.info.bid_filled);
+            o = step.observation;
+        }
+    }
+    assert!(more > fills, "{more} against {fills}");
+    // An explosive flow is refused.
+    let mut checker = Checker::default();
+    MarketMakingConfig {
+        order_flow: OrderFlow::Hawkes {
+            mu: 1.0,
+            alpha: 2.0,
+            beta: 1.0,
+        },
+        ..MarketMakingConfig::default()
+    }
+    .validate("env", &mut checker);
+    assert_eq!(checker.into_problems()[0].path, "env.order_flow.alpha");
+}

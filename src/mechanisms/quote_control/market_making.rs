@@ -29,6 +29,22 @@ pub enum MidProcess {
     Gbm,
 }
 
+/// How market orders arrive against a side of the book.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum OrderFlow {
+    /// Poisson at rate `a`.
+    Poisson,
+    /// A Hawkes process per side, rates per unit time.
+    Hawkes {
+        /// μ > 0, baseline rate.
+        mu: f64,
+        /// α ≥ 0, the jump at each order.
+        alpha: f64,
+        /// β > 0, the decay; α/β < 1.
+        beta: f64,
+    },
+}
+
 /// What the reward of a step is made of: a weighted sum whose parts are all reported.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -85,6 +101,13 @@ pub struct MarketMakingConfig {
     /// |q| above this is never reached: a fill that would exceed it is censored (counted,
     /// not executed). Default: none.
     pub max_inventory: Option<u32>,
+    /// How market orders arrive against each side. `Poisson` (the paper): rate A, so a
+    /// quote δ away fills with probability A·e^{−kδ}·dt a step. `Hawkes(mu, alpha, beta)`
+    /// (rates per unit time, branching ratio below 1): each side's orders are a Hawkes
+    /// process, its step counts drawn exactly for the episode at reset; each order lifts
+    /// the quote with probability e^{−kδ}, so a step with N orders fills it (one unit)
+    /// with probability 1 − (1 − e^{−kδ})^N, and `a` is not used. Default: `Poisson`.
+    pub order_flow: OrderFlow,
     /// The reward's composition. Default: the change in wealth only.
     pub objective: ObjectiveWeights,
 }
@@ -100,6 +123,7 @@ impl Default for MarketMakingConfig {
             k: 1.5,
             mid: MidProcess::BinaryStep,
             max_inventory: None,
+            order_flow: OrderFlow::Poisson,
             objective: ObjectiveWeights::default(),
         }
     }
@@ -132,6 +156,10 @@ impl MarketMakingConfig {
         }
         checker.number(format!("{path}.a"), self.a, Range::NonNegative);
         checker.number(format!("{path}.k"), self.k, Range::Positive);
+        if let OrderFlow::Hawkes { mu, alpha, beta } = self.order_flow {
+            super::hawkes::Hawkes { mu, alpha, beta }
+                .validate(&format!("{path}.order_flow"), checker);
+        }
         let o = &self.objective;
         for (field, value) in [
             ("pnl", o.pnl),
@@ -255,6 +283,8 @@ pub struct Step {
 pub struct MarketMakingEnv {
     config: MarketMakingConfig,
     steps: u32,
+    // Market orders per step against (ask, bid), drawn at reset under Hawkes order flow.
+    orders: Vec<(u32, u32)>,
     root_dt: f64,
     state: Observation,
     rng: Stream,
@@ -267,6 +297,7 @@ impl MarketMakingEnv {
         let mut env = Self {
             state: initial(&config, steps),
             root_dt: config.dt.sqrt(),
+            orders: Vec::new(),
             config,
             steps,
             rng: stream(0, StreamDomain::QuoteControl, 0),
@@ -295,6 +326,17 @@ impl MarketMakingEnv {
     pub fn reset_path(&mut self, seed: u64, path: u64) -> Observation {
         self.rng = stream(seed, StreamDomain::QuoteControl, path);
         self.state = initial(&self.config, self.steps);
+        self.orders = match self.config.order_flow {
+            OrderFlow::Poisson => Vec::new(),
+            OrderFlow::Hawkes { mu, alpha, beta } => {
+                let hawkes = super::hawkes::Hawkes { mu, alpha, beta };
+                let horizon = f64::from(self.steps) * self.config.dt;
+                let steps = self.steps as usize;
+                let asks = hawkes.sample_counts(horizon, steps, &mut self.rng);
+                let bids = hawkes.sample_counts(horizon, steps, &mut self.rng);
+                asks.into_iter().zip(bids).collect()
+            }
+        };
         self.state
     }
 
@@ -326,8 +368,23 @@ impl MarketMakingEnv {
         let delta_ask = quotes.ask - s;
         let delta_bid = s - quotes.bid;
         let limit = c.max_inventory.map(i64::from);
-        let (p_ask, sat_ask) = fill_probability(c.a, c.k, delta_ask, c.dt);
-        let (p_bid, sat_bid) = fill_probability(c.a, c.k, delta_bid, c.dt);
+        let ((p_ask, sat_ask), (p_bid, sat_bid)) = match c.order_flow {
+            OrderFlow::Poisson => (
+                fill_probability(c.a, c.k, delta_ask, c.dt),
+                fill_probability(c.a, c.k, delta_bid, c.dt),
+            ),
+            OrderFlow::Hawkes { .. } => {
+                let (asks, bids) = self
+                    .orders
+                    .get(before.step as usize)
+                    .copied()
+                    .unwrap_or((0, 0));
+                (
+                    (any_order_fills(c.k, delta_ask, asks), false),
+                    (any_order_fills(c.k, delta_bid, bids), false),
+                )
+            }
+        };
         info.saturated = u8::from(sat_ask) + u8::from(sat_bid);
         if u_ask < p_ask && quotes.ask.is_finite() {
             if limit.is_some_and(|l| q - 1 < -l) {
@@ -417,6 +474,17 @@ pub fn fill_probability(a: f64, k: f64, delta: f64, dt: f64) -> (f64, bool) {
     } else {
         (p, false)
     }
+}
+
+/// The probability that at least one of `orders` market orders, each lifting a quote δ
+/// away with probability min(1, e^{−kδ}), reaches it: 1 − (1 − e^{−kδ})^orders.
+pub fn any_order_fills(k: f64, delta: f64, orders: u32) -> f64 {
+    let q = (-k * delta).exp().min(1.0);
+    if orders == 0 || q.is_nan() {
+        return 0.0;
+    }
+    // (1 − q)^n through ln_1p, exact for small q.
+    1.0 - ((-q).ln_1p() * f64::from(orders)).exp()
 }
 
 /// Independent environments of one configuration stepped together, in parallel; each
