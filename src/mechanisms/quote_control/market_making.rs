@@ -145,7 +145,9 @@ impl MarketMakingConfig {
                 ),
             );
         }
-        if self.steps_f64() > 1e8 {
+        // Only for a dt and horizon that passed their own checks: one problem a field.
+        if self.dt > 0.0 && self.horizon > 0.0 && self.horizon.is_finite() && self.steps_f64() > 1e8
+        {
             checker.fail(
                 format!("{path}.dt"),
                 format!(
