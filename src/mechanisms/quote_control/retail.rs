@@ -369,8 +369,13 @@ pub struct RetailStep {
     pub scrapers: u32,
     /// Units wanted but not on the shelf.
     pub lost: u32,
-    /// The step's profit: revenue − cost of goods − holding − shortage.
+    /// The step's profit: revenue − cost of goods − holding − shortage (the reward's
+    /// `pnl` part, before its weight).
     pub pnl: f64,
+    /// The reward's `volatility` part before its weight: |Δp| / p_last.
+    pub volatility: f64,
+    /// The reward's `lost_opportunity` part before its weight: lost·(p − c).
+    pub lost_opportunity: f64,
 }
 
 /// One retail environment.
@@ -439,6 +444,8 @@ impl RetailEnv {
                 scrapers: 0,
                 lost: 0,
                 pnl: 0.0,
+                volatility: 0.0,
+                lost_opportunity: 0.0,
             };
         }
         let (arrivals, scrapers) = match c.arrivals {
@@ -480,9 +487,10 @@ impl RetailEnv {
             before.competitor_price + k.relax * (k.base_price - before.competitor_price)
         };
         let o = &c.objective;
-        let reward = o.pnl * pnl
-            - o.volatility * (price - before.price).abs() / before.price
-            - o.lost_opportunity * f64::from(lost) * (price - c.cost);
+        let volatility = (price - before.price).abs() / before.price;
+        let lost_opportunity = f64::from(lost) * (price - c.cost);
+        let reward =
+            o.pnl * pnl - o.volatility * volatility - o.lost_opportunity * lost_opportunity;
         let step = before.step + 1;
         self.state = RetailObservation {
             step,
@@ -505,6 +513,8 @@ impl RetailEnv {
             scrapers,
             lost,
             pnl,
+            volatility,
+            lost_opportunity,
         }
     }
 }
