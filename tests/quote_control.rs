@@ -475,3 +475,21 @@ fn hawkes_order_flow_fills_when_any_order_reaches_the_quote() {
     .validate("env", &mut checker);
     assert_eq!(checker.into_problems()[0].path, "env.order_flow.alpha");
 }
+
+#[test]
+fn a_retail_rollout_runs_the_comparisons_paths() {
+    use dealersim::mechanisms::quote_control::retail_compare::{compare_retail, retail_rollouts};
+    let preset = load_preset("retail-pricing").expect("bundled");
+    let episodes = retail_rollouts(&preset, "cost-plus", 50).expect("rollouts");
+    let rows = compare_retail(&preset, &["cost-plus".to_owned()], 50, &Progress::silent())
+        .expect("compare");
+    let mean = episodes.iter().map(|e| e.profit).sum::<f64>() / 50.0;
+    assert!((mean - rows[0].profit_mean).abs() < 1e-9);
+    // A market-making preset has no retail rollout, and the reverse.
+    let market = load_preset("avellaneda-stoikov").expect("bundled");
+    assert!(retail_rollouts(&market, "fixed", 1).is_err());
+    assert!(
+        dealersim::mechanisms::quote_control::experiments::rollouts(&preset, "inventory", 0.1, 1)
+            .is_err()
+    );
+}

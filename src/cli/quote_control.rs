@@ -4,11 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use dealersim::experiments::Progress;
+use dealersim::mechanisms::quote_control::experiments::Preset;
 use dealersim::mechanisms::quote_control::experiments::{
     EnvConfig, QuoteControlError, compare, compare_jobs, load_preset, rollouts, write_compare,
     write_rollouts,
 };
-use dealersim::mechanisms::quote_control::retail_compare::{compare_retail, write_retail_compare};
+use dealersim::mechanisms::quote_control::retail_compare::{
+    compare_retail, retail_rollouts, write_retail_compare, write_retail_rollouts,
+};
 
 use super::super::{EXIT_BAD_SCENARIO, EXIT_RUN_FAILED, EXIT_USAGE, Signals, progress_bar};
 
@@ -98,6 +101,9 @@ pub fn rollout_policy(
         Ok(preset) => preset,
         Err(error) => return failure(&error),
     };
+    if matches!(preset.env, EnvConfig::Retail(_)) {
+        return retail_rollout(&preset, policy, seeds, out, quiet);
+    }
     let gamma = gamma.unwrap_or(preset.gammas[0]);
     if !(gamma.is_finite() && gamma >= 0.0) {
         errln!("error: --gamma must be a finite number ≥ 0, got {gamma}");
@@ -137,6 +143,53 @@ pub fn rollout_policy(
         }
         if !quiet {
             outln!("wrote {}", out.join("episodes.parquet").display());
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `rollout` on a retail preset: each episode's profit, price, sales and lost demand.
+fn retail_rollout(
+    preset: &Preset,
+    policy: &str,
+    seeds: u32,
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> ExitCode {
+    let rows = match retail_rollouts(preset, policy, seeds) {
+        Ok(rows) => rows,
+        Err(error) => return failure(&error),
+    };
+    if !quiet {
+        outln!("path     profit   price  sales  lost  war");
+        for r in &rows {
+            outln!(
+                "{:>4}  {:>9.1}  {:>6.2}  {:>5}  {:>4}  {:>3}",
+                r.path,
+                r.profit,
+                r.price_mean,
+                r.sales,
+                r.lost,
+                r.war_steps
+            );
+        }
+        let n = rows.len().max(1) as f64;
+        outln!(
+            "mean  {:>9.1}  {:>6.2}  {:>5.0}  {:>4.0}  {:>3.0}",
+            rows.iter().map(|r| r.profit).sum::<f64>() / n,
+            rows.iter().map(|r| r.price_mean).sum::<f64>() / n,
+            rows.iter().map(|r| r.sales as f64).sum::<f64>() / n,
+            rows.iter().map(|r| r.lost as f64).sum::<f64>() / n,
+            rows.iter().map(|r| f64::from(r.war_steps)).sum::<f64>() / n,
+        );
+    }
+    if let Some(out) = out {
+        if let Err(error) = write_retail_rollouts(&rows, &out) {
+            errln!("nothing was written to {}", out.display());
+            return failure(&error);
+        }
+        if !quiet {
+            outln!("wrote {}", out.join("retail_episodes.parquet").display());
         }
     }
     ExitCode::SUCCESS

@@ -376,7 +376,7 @@ pub fn compare(
     }
     let EnvConfig::MarketMaking(config) = &preset.env else {
         return Err(QuoteControlError::Unsupported(format!(
-            "preset `{}` is a retail preset: `compare` runs it with the retail policies, and `rollout` runs market-making presets only",
+            "preset `{}` is a retail preset: its policies are the retail ones (`compare`, `rollout` with fixed, cost-plus, random, epsilon-greedy)",
             preset.name
         )));
     };
@@ -588,7 +588,7 @@ pub fn rollouts(
     policy(name, gamma, preset)?;
     let EnvConfig::MarketMaking(config) = &preset.env else {
         return Err(QuoteControlError::Unsupported(format!(
-            "preset `{}` is a retail preset: `compare` runs it with the retail policies, and `rollout` runs market-making presets only",
+            "preset `{}` is a retail preset: its policies are the retail ones (`compare`, `rollout` with fixed, cost-plus, random, epsilon-greedy)",
             preset.name
         )));
     };

@@ -242,3 +242,79 @@ pub fn write_retail_compare(
         Ok(staged.commit()?)
     })
 }
+
+crate::table_row! {
+    /// One row per episode of a retail rollout.
+    pub struct RetailEpisodeRow in "retail_episodes" {
+        path: u64 => "path number (the episode's stream under the preset's seed)",
+        strategy: String => "policy name",
+        profit: f64 => "episode profit",
+        price_mean: f64 => "the charged price averaged over the steps",
+        sales: u64 => "units sold",
+        lost: u64 => "units of demand lost to empty shelves",
+        war_steps: u32 => "steps the competitor spent in a price war",
+        constrained_steps: u32 => "steps whose wanted price the constraints changed",
+        scrapers: u64 => "scraper sessions",
+    }
+}
+
+/// Runs `name` on paths 0..`paths` of a retail preset's seed, in parallel.
+///
+/// # Errors
+/// [`QuoteControlError::UnknownPolicy`], or [`QuoteControlError::Unsupported`] for a
+/// market-making preset.
+pub fn retail_rollouts(
+    preset: &Preset,
+    name: &str,
+    paths: u32,
+) -> Result<Vec<RetailEpisodeRow>, QuoteControlError> {
+    let EnvConfig::Retail(config) = &preset.env else {
+        return Err(QuoteControlError::Unsupported(format!(
+            "preset `{}` is not a retail preset",
+            preset.name
+        )));
+    };
+    price_policy(name, preset)?;
+    let steps = f64::from(config.steps);
+    Ok((0..paths)
+        .into_par_iter()
+        .map(|p| {
+            // Built once above, so this cannot fail.
+            let e = match price_policy(name, preset) {
+                Ok(mut policy) => episode(config, policy.as_mut(), preset.seed, u64::from(p)),
+                Err(_) => RetailEpisode::default(),
+            };
+            RetailEpisodeRow {
+                path: u64::from(p),
+                strategy: name.to_owned(),
+                profit: e.profit,
+                price_mean: e.price_sum / steps,
+                sales: e.sales,
+                lost: e.lost,
+                war_steps: e.war_steps,
+                constrained_steps: e.constrained_steps,
+                scrapers: e.scrapers,
+            }
+        })
+        .collect())
+}
+
+/// Writes a retail rollout's `retail_episodes.parquet` into `out`, all or nothing.
+///
+/// # Errors
+/// [`QuoteControlError::Output`].
+pub fn write_retail_rollouts(
+    rows: &[RetailEpisodeRow],
+    out: &Path,
+) -> Result<Vec<std::path::PathBuf>, QuoteControlError> {
+    crate::output::leave_nothing_on_error(out, || {
+        let mut staged = StagedOutput::create(out)?;
+        let spec = RetailEpisodeRow::TABLE;
+        let mut table = staged.table(spec.name, spec.columns, TableFormat::Parquet)?;
+        for row in rows {
+            row.write_to(&mut table)?;
+        }
+        staged.add_table(table.finish()?);
+        Ok(staged.commit()?)
+    })
+}
