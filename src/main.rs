@@ -170,8 +170,10 @@ enum Command {
         /// A bundled preset (`avellaneda-stoikov`) or the path of a preset file.
         preset: String,
         /// Comma-separated policies: inventory, symmetric, fixed, random, epsilon-greedy.
-        #[arg(long, default_value = "inventory,symmetric")]
-        policies: String,
+        /// [default: inventory,symmetric for market making; fixed,cost-plus,random,
+        /// epsilon-greedy for retail]
+        #[arg(long)]
+        policies: Option<String>,
         /// Paths per policy (and per γ for the Avellaneda–Stoikov ones).
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
         seeds: u32,
@@ -184,9 +186,11 @@ enum Command {
     },
     /// Run one quoting policy on a quote-control preset and print each episode.
     Rollout {
-        /// A bundled preset (`avellaneda-stoikov`) or the path of a preset file.
+        /// A bundled preset (`avellaneda-stoikov`, `retail-pricing`) or the path of a
+        /// preset file.
         preset: String,
-        /// The policy: inventory, symmetric, fixed, random, epsilon-greedy.
+        /// The policy: inventory, symmetric, fixed, random, epsilon-greedy (market
+        /// making); fixed, cost-plus, random, epsilon-greedy (retail).
         #[arg(long)]
         policy: String,
         /// γ for the Avellaneda–Stoikov policies [default: the preset's first].
@@ -302,7 +306,7 @@ fn main() -> ExitCode {
             seeds,
             out,
             quiet,
-        } => cli::quote_control::compare_policies(&preset, &policies, seeds, out, quiet),
+        } => cli::quote_control::compare_policies(&preset, policies.as_deref(), seeds, out, quiet),
         Command::Rollout {
             preset,
             policy,

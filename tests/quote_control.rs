@@ -493,3 +493,109 @@ fn a_retail_rollout_runs_the_comparisons_paths() {
             .is_err()
     );
 }
+
+#[test]
+fn every_episode_in_the_tick_is_a_compare_path() {
+    use dealersim::mechanisms::quote_control::experiments::rollouts;
+    // Two episodes each: agent a of the 80 runs paths a and a + 80, each with a fresh
+    // policy.
+    let text = AGENTS.replace("steps: 200", "steps: 400");
+    let mut sim = dealersim::Simulation::new(&scenario(&text)).expect("valid");
+    sim.run(|_| {}).expect("runs");
+    assert!(
+        sim.accounting_residual() < 1e-12,
+        "{}",
+        sim.accounting_residual()
+    );
+    let rows = &sim.summaries()[0].rows;
+    let preset = load_preset("avellaneda-stoikov").expect("bundled");
+    let episodes = rollouts(&preset, "inventory", 0.1, 130).expect("rollouts");
+    let mine = episodes.iter().filter(|e| e.path < 50 || e.path >= 80);
+    let mean = mine.map(|e| e.profit).sum::<f64>() / 100.0;
+    let dealersim::experiments::OwnedCell::F64(profit_mean) = rows[0][4] else {
+        panic!("profit_mean is a float: {:?}", rows[0]);
+    };
+    assert!(
+        (profit_mean - mean).abs() < 1e-9,
+        "{profit_mean} against {mean}"
+    );
+    // The learner's episodes restart its learning too: its summary is the mean of its
+    // compare paths (agents 70..79 run paths 70..79 and 150..159).
+    let dealersim::experiments::OwnedCell::U64(episodes) = rows[2][3] else {
+        panic!("episodes is a count");
+    };
+    assert_eq!(episodes, 20);
+}
+
+#[test]
+fn limits_that_keep_runs_finite_are_validated() {
+    use dealersim::mechanisms::quote_control::market_making::OrderFlow;
+    use dealersim::mechanisms::quote_control::retail::{Arrivals, RetailConfig};
+    let paths = |config: &RetailConfig| {
+        let mut checker = Checker::default();
+        config.validate("env", &mut checker);
+        checker
+            .into_problems()
+            .into_iter()
+            .map(|p| p.path)
+            .collect::<Vec<_>>()
+    };
+    // A price grid with no point between the floor and the top, or absurdly fine.
+    let coarse = RetailConfig {
+        rounding: 60.0,
+        ..RetailConfig::default()
+    };
+    assert_eq!(paths(&coarse), ["env.rounding"]);
+    let fine = RetailConfig {
+        rounding: 1e-310,
+        ..RetailConfig::default()
+    };
+    assert_eq!(paths(&fine), ["env.rounding"]);
+    // Episodes whose draws would not end.
+    let long = RetailConfig {
+        steps: u32::MAX,
+        ..RetailConfig::default()
+    };
+    assert!(paths(&long).contains(&"env.steps".to_owned()));
+    let busy = RetailConfig {
+        arrivals: Arrivals::Poisson(1e5),
+        steps: 1_000_000,
+        ..RetailConfig::default()
+    };
+    assert_eq!(paths(&busy), ["env.arrivals"]);
+    // A Hawkes flow whose intensity would overflow, or too many orders an episode.
+    for flow in [
+        OrderFlow::Hawkes {
+            mu: 1.0,
+            alpha: 8e307,
+            beta: 1.7e308,
+        },
+        OrderFlow::Hawkes {
+            mu: 1e12,
+            alpha: 0.0,
+            beta: 1.0,
+        },
+    ] {
+        let mut checker = Checker::default();
+        MarketMakingConfig {
+            order_flow: flow,
+            ..MarketMakingConfig::default()
+        }
+        .validate("env", &mut checker);
+        let problems = checker.into_problems();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path.starts_with("env.order_flow")),
+            "{problems:?}"
+        );
+    }
+    // And the sampler itself stops on an overflowing intensity.
+    let h = Hawkes {
+        mu: 1.0,
+        alpha: 8e307,
+        beta: 1.7e308,
+    };
+    let mut rng = stream(1, StreamDomain::QuoteControl, 0);
+    assert!(h.sample_times(1.0, &mut rng).len() < 1_000_000);
+}

@@ -30,7 +30,7 @@ fn failure(error: &QuoteControlError) -> ExitCode {
 /// figure and the summary to `out`.
 pub fn compare_policies(
     preset: &str,
-    policies: &str,
+    policies: Option<&str>,
     seeds: u32,
     out: Option<PathBuf>,
     quiet: bool,
@@ -39,6 +39,10 @@ pub fn compare_policies(
         Ok(preset) => preset,
         Err(error) => return failure(&error),
     };
+    let policies = policies.unwrap_or(match preset.env {
+        EnvConfig::Retail(_) => "fixed,cost-plus,random,epsilon-greedy",
+        EnvConfig::MarketMaking(_) => "inventory,symmetric",
+    });
     let names: Vec<String> = policies
         .split(',')
         .map(|s| s.trim().to_owned())

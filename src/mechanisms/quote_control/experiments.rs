@@ -549,7 +549,7 @@ fn compare_summary(preset: &Preset, rows: &[CompareRow]) -> String {
     out.push_str(
         "\n`spread` is the constant part of the optimal spread, (2/γ)·ln(1 + γ/k), which is \
          what the paper's tables report (1.29, 1.33 and 1.15 at γ = 0.1, 0.01, 0.5); \
-         `spread_mean` in the table adds the time term γσ²(T − t) as quoted. Every policy \
+         `spread_mean` in the table is the spread actually quoted, averaged over steps and paths (for `inventory` it adds the time term γσ²(T − t)). Every policy \
          ran on the same paths (common random numbers).\n",
     );
     out

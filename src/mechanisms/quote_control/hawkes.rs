@@ -14,6 +14,10 @@
 use crate::market::price_process::uniform;
 use crate::rng::Stream;
 
+/// The largest μ, α or β accepted: far above any order or shopper rate, far below where
+/// sums of jumps overflow.
+pub const MAX_RATE: f64 = 1e12;
+
 /// The parameters of an exponential-kernel Hawkes process, rates per unit of time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Hawkes {
@@ -34,6 +38,14 @@ impl Hawkes {
         checker.number(format!("{path}.mu"), self.mu, Range::Positive);
         checker.number(format!("{path}.alpha"), self.alpha, Range::NonNegative);
         checker.number(format!("{path}.beta"), self.beta, Range::Positive);
+        for (field, value) in [("mu", self.mu), ("alpha", self.alpha), ("beta", self.beta)] {
+            if value > MAX_RATE {
+                checker.fail(
+                    format!("{path}.{field}"),
+                    format!("must be at most {MAX_RATE:e} (a rate per unit time; above it the intensity's arithmetic overflows), got {value:e}"),
+                );
+            }
+        }
         let n = self.branching_ratio();
         if self.alpha.is_finite() && self.beta > 0.0 && n >= 1.0 {
             checker.fail(
@@ -93,6 +105,11 @@ impl Hawkes {
         let mut excess = 0.0;
         loop {
             let bound = self.mu + excess;
+            // An intensity that overflowed would accept every candidate at zero wait
+            // forever; validation caps the mean count, this guards the arithmetic.
+            if !bound.is_finite() {
+                return;
+            }
             // An exponential waiting time at the bound; 1 − U lies in (0, 1].
             let wait = -(1.0 - uniform(rng)).ln() / bound;
             let candidate = t + wait;

@@ -29,6 +29,12 @@ pub enum MidProcess {
     Gbm,
 }
 
+/// The most steps an episode may have under Hawkes order flow (its counts are kept).
+pub const MAX_HAWKES_STEPS: f64 = 1e7;
+
+/// The most Hawkes orders a side may expect in an episode (each is an accepted event).
+pub const MAX_ORDERS_PER_EPISODE: f64 = 1e9;
+
 /// How market orders arrive against a side of the book.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OrderFlow {
@@ -159,8 +165,22 @@ impl MarketMakingConfig {
         checker.number(format!("{path}.a"), self.a, Range::NonNegative);
         checker.number(format!("{path}.k"), self.k, Range::Positive);
         if let OrderFlow::Hawkes { mu, alpha, beta } = self.order_flow {
-            super::hawkes::Hawkes { mu, alpha, beta }
-                .validate(&format!("{path}.order_flow"), checker);
+            let hawkes = super::hawkes::Hawkes { mu, alpha, beta };
+            hawkes.validate(&format!("{path}.order_flow"), checker);
+            // The counts are drawn (and kept, 8 bytes a step) for the whole episode.
+            if self.steps_f64() > MAX_HAWKES_STEPS {
+                checker.fail(
+                    format!("{path}.dt"),
+                    format!("with Hawkes order flow an episode has at most {MAX_HAWKES_STEPS:e} steps (its counts are kept), got {:.3e}", self.steps_f64()),
+                );
+            }
+            let orders = hawkes.mean_count(self.horizon);
+            if checker.is_clean() && (orders.is_nan() || orders > MAX_ORDERS_PER_EPISODE) {
+                checker.fail(
+                    format!("{path}.order_flow"),
+                    format!("{orders:.3e} orders a side an episode on average; at most {MAX_ORDERS_PER_EPISODE:e}"),
+                );
+            }
         }
         let o = &self.objective;
         for (field, value) in [
@@ -471,7 +491,10 @@ fn initial(config: &MarketMakingConfig, steps: u32) -> Observation {
 /// (at most one fill a side a step); the bool says whether the cap was needed.
 pub fn fill_probability(a: f64, k: f64, delta: f64, dt: f64) -> (f64, bool) {
     let p = a * (-k * delta).exp() * dt;
-    if p > 1.0 || p.is_nan() {
+    if p.is_nan() {
+        // A NaN quote (or parameters) fills nothing; the step checks quotes too.
+        (0.0, false)
+    } else if p > 1.0 {
         (1.0, true)
     } else {
         (p, false)

@@ -22,7 +22,8 @@ use crate::schedule::TickPhase;
 use crate::sim::mechanism::{Mechanism, Summary, Systems, TextTable};
 use crate::sim::resources::ResourceEstimate;
 
-/// Bytes an agent takes (entity, environment, policy, statistics), for the estimate.
+/// Bytes an agent takes (entity, environment, policy, statistics), for the estimate;
+/// Hawkes order flow adds 8 bytes a step (the episode's order counts).
 const AGENT_BYTES: u64 = 512;
 
 /// One quoting agent.
@@ -38,11 +39,19 @@ pub struct QuoteAgent {
     episodes: u64,
     fills_this_tick: u32,
     stats: Moments,
-    /// Cash of the market orders the agent traded with: −(the agent's cash flows), so
-    /// agent and outside sum to zero.
+    /// The episode reached the horizon in the last Matching: the next Pricing starts the
+    /// next one, so Record still sees the final state.
+    finished: bool,
+    /// Cash of the market orders the agent traded with, booked from the fills' prices
+    /// (not from the environment's cash): + bid on a bid fill, − ask on an ask fill, and
+    /// − q·s for the units taken over at an episode's end.
     outside_cash: f64,
-    /// The agent's cash over finished episodes (each episode starts from none).
+    /// Units those orders hold this episode (+1 per ask fill, −1 per bid fill).
+    outside_units: i64,
+    /// The agent's wealth over finished episodes (each episode starts from none).
     banked_cash: f64,
+    /// Σ |q + outside units| at episode ends: 0 when every fill moved one unit.
+    unit_mismatch: u64,
 }
 
 /// Running sums of the finished episodes' profit and final inventory.
@@ -96,6 +105,14 @@ impl Moments {
 #[derive(Resource)]
 struct Groups(Vec<(String, &'static str)>);
 
+/// Each group's policy, to start every episode afresh (as `compare` runs a path), and
+/// the environment it quotes in.
+#[derive(Resource)]
+struct Policies {
+    by_group: Vec<super::config::PolicyConfig>,
+    env: super::market_making::MarketMakingConfig,
+}
+
 /// The seed and the number of agents, for the next episode's path.
 #[derive(Resource)]
 struct Paths {
@@ -133,37 +150,56 @@ crate::table_row! {
     }
 }
 
-fn post_quotes(mut agents: Query<&mut QuoteAgent>) {
+fn post_quotes(paths: Res<Paths>, policies: Res<Policies>, mut agents: Query<&mut QuoteAgent>) {
+    let (paths, policies) = (&*paths, &*policies);
     agents.par_iter_mut().for_each(|mut agent| {
         let agent = &mut *agent;
+        if agent.finished {
+            agent.finished = false;
+            let path = agent.index + agent.episodes * paths.agents;
+            agent.env.reset_path(paths.seed, path);
+            agent.policy = policies.by_group[agent.group as usize].build(&policies.env);
+            agent.rng = policy_stream(paths.seed, path);
+        }
         let observation = agent.env.observation();
         agent.quotes = agent.policy.quote(&observation, &mut agent.rng);
     });
 }
 
-fn step_environments(paths: Res<Paths>, mut agents: Query<&mut QuoteAgent>) {
-    let paths = &*paths;
+fn step_environments(mut agents: Query<&mut QuoteAgent>) {
     agents.par_iter_mut().for_each(|mut agent| {
         let agent = &mut *agent;
-        let cash_before = agent.env.observation().cash;
         let step = agent.env.step(agent.quotes);
         agent.policy.observe(&agent.quotes, &step);
         agent.episode.record(&agent.quotes, &step);
-        agent.outside_cash -= step.observation.cash - cash_before;
+        if step.info.ask_filled {
+            agent.outside_cash -= agent.quotes.ask;
+            agent.outside_units += 1;
+        }
+        if step.info.bid_filled {
+            agent.outside_cash += agent.quotes.bid;
+            agent.outside_units -= 1;
+        }
         agent.fills_this_tick = u32::from(step.info.ask_filled) + u32::from(step.info.bid_filled);
         if step.terminated {
             let finished = std::mem::take(&mut agent.episode).finish(agent.env.steps());
             agent.stats.add(&finished);
-            // The episode's inventory is liquidated at the final mid: the outside takes
-            // the units and pays cash + q·s back into the banked cash.
+            // The episode's inventory is taken over at the final mid: the outside pays
+            // q·s for it, and the agent banks its wealth, cash + q·s.
             let last = step.observation;
             agent.banked_cash += last.wealth();
             agent.outside_cash -= last.inventory as f64 * last.mid;
+            agent.unit_mismatch += (last.inventory + agent.outside_units).unsigned_abs();
+            agent.outside_units = 0;
             agent.episodes += 1;
-            let path = agent.index + agent.episodes * paths.agents;
-            agent.env.reset_path(paths.seed, path);
+            agent.finished = true;
         }
     });
+}
+
+/// The policy's own stream for `path`, as `compare` draws it.
+fn policy_stream(seed: u64, path: u64) -> Stream {
+    stream(seed, StreamDomain::QuoteControl, (1 << 63) | path)
 }
 
 fn record_groups(
@@ -231,6 +267,10 @@ impl Mechanism for QuoteControlConfig {
             seed: scenario.seed,
             agents,
         });
+        world.insert_resource(Policies {
+            by_group: self.agents.iter().map(|g| g.policy.clone()).collect(),
+            env: self.env.clone(),
+        });
         world.insert_resource(Groups(
             self.agents
                 .iter()
@@ -249,14 +289,17 @@ impl Mechanism for QuoteControlConfig {
                     index,
                     env,
                     policy: spec.policy.build(&self.env),
-                    rng: stream(scenario.seed, StreamDomain::QuoteControl, (1 << 63) | index),
+                    rng: policy_stream(scenario.seed, index),
                     quotes: Quotes { bid: 0.0, ask: 0.0 },
                     episode: Episode::default(),
                     episodes: 0,
                     fills_this_tick: 0,
                     stats: Moments::default(),
+                    finished: false,
                     outside_cash: 0.0,
+                    outside_units: 0,
                     banked_cash: 0.0,
+                    unit_mismatch: 0,
                 });
                 index += 1;
             }
@@ -348,9 +391,15 @@ impl Mechanism for QuoteControlConfig {
     fn resource_estimate(&self, scenario: &Scenario, path: &str) -> ResourceEstimate {
         let agents = self.agent_count();
         let groups = self.agents.len() as u64;
+        let per_agent = match self.env.order_flow {
+            super::market_making::OrderFlow::Poisson => AGENT_BYTES,
+            super::market_making::OrderFlow::Hawkes { .. } => {
+                AGENT_BYTES.saturating_add(u64::from(self.env.steps()).saturating_mul(8))
+            }
+        };
         ResourceEstimate {
-            memory_bytes: agents.saturating_mul(AGENT_BYTES),
-            memory_detail: format!("{agents} agents × about {AGENT_BYTES} bytes"),
+            memory_bytes: agents.saturating_mul(per_agent),
+            memory_detail: format!("{agents} agents × about {per_agent} bytes"),
             memory_field: format!("{path}.agents"),
             // One quote_groups row per group and tick, about 60 bytes compressed.
             output_bytes: groups
@@ -373,11 +422,25 @@ impl Mechanism for QuoteControlConfig {
         let (mut total, mut gross) = (0.0, 0.0);
         for agent in query.iter(world) {
             let o = agent.env.observation();
-            // Agent: banked cash, this episode's cash and its units at the mid; the
-            // outside: the opposite cash flows and the opposite units.
-            let agent_side = agent.banked_cash + o.cash + o.inventory as f64 * o.mid;
-            let outside = agent.outside_cash - o.inventory as f64 * o.mid;
-            total += agent_side + outside;
+            // After an episode's end the environment still shows its final state, whose
+            // wealth is already banked and whose units are already taken over.
+            let (cash, q) = if agent.finished {
+                (0.0, 0)
+            } else {
+                (o.cash, o.inventory)
+            };
+            // Agent: banked wealth, this episode's cash and units at the mid. Outside:
+            // its cash from the fills' prices and its units at the mid. A unit that one
+            // side gained without the other losing it shows as |q + units|·s.
+            let agent_side = agent.banked_cash + cash + q as f64 * o.mid;
+            let units = if agent.finished {
+                0
+            } else {
+                agent.outside_units
+            };
+            let outside = agent.outside_cash + units as f64 * o.mid;
+            let unmatched = ((q + units).unsigned_abs() + agent.unit_mismatch) as f64 * o.mid.abs();
+            total += agent_side + outside + unmatched;
             gross += agent_side.abs() + outside.abs();
         }
         if gross > 0.0 {

@@ -21,6 +21,12 @@ use crate::scenario::{Checker, Range};
 /// The most shoppers a step may bring on average: each one draws a uniform.
 pub const MAX_ARRIVALS_PER_STEP: f64 = 1e6;
 
+/// The most shoppers an episode may bring on average.
+pub const MAX_ARRIVALS_PER_EPISODE: f64 = 1e10;
+
+/// The most steps a retail episode may have.
+pub const MAX_RETAIL_STEPS: u64 = 10_000_000;
+
 /// Who arrives each step.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Arrivals {
@@ -186,6 +192,12 @@ impl RetailConfig {
     /// Checks every field, with paths under `path`.
     pub fn validate(&self, path: &str, checker: &mut Checker) {
         checker.at_least_one(format!("{path}.steps"), u64::from(self.steps), "step");
+        checker.at_most(
+            format!("{path}.steps"),
+            u64::from(self.steps),
+            MAX_RETAIL_STEPS,
+            "steps an episode (Hawkes counts are kept for the episode)",
+        );
         checker.number(format!("{path}.cost"), self.cost, Range::NonNegative);
         checker.number(
             format!("{path}.min_margin"),
@@ -238,6 +250,22 @@ impl RetailConfig {
             Arrivals::Sessions { rate, scraper_rate } => rate + scraper_rate,
             Arrivals::Hawkes { mu, alpha, beta } => mu / (1.0 - alpha / beta).max(1e-12),
         };
+        let per_episode = rate * f64::from(self.steps);
+        if rate <= MAX_ARRIVALS_PER_STEP && per_episode > MAX_ARRIVALS_PER_EPISODE {
+            checker.fail(
+                format!("{path}.arrivals"),
+                format!("{per_episode:.3e} arrivals an episode on average; at most {MAX_ARRIVALS_PER_EPISODE:e} (each shopper is drawn)"),
+            );
+        }
+        if self.rounding > 0.0 && hi.is_finite() && hi >= floor {
+            let first = (floor.max(lo) / self.rounding).ceil() * self.rounding;
+            if self.rounding < 1e-9 * hi || first > hi {
+                checker.fail(
+                    format!("{path}.rounding"),
+                    format!("the grid of {} has no price between the floor {} and the highest price {hi} (or is finer than 1e-9 of it)", self.rounding, floor.max(lo)),
+                );
+            }
+        }
         if rate > MAX_ARRIVALS_PER_STEP {
             checker.fail(
                 format!("{path}.arrivals"),
@@ -321,6 +349,11 @@ impl RetailConfig {
             }
             if price > high {
                 price = (high / self.rounding).floor() * self.rounding;
+            }
+            // Validation guarantees a grid point in [floor, high]; keep the unrounded
+            // price rather than break a bound if a config slipped past it.
+            if !(price.is_finite() && price >= floor && price <= high) {
+                price = clamped;
             }
         }
         (price, clamped != wanted)
