@@ -10,7 +10,7 @@ use dealersim::mechanisms::quote_control::experiments::{
     write_rollouts,
 };
 use dealersim::mechanisms::quote_control::retail_compare::{
-    compare_retail, retail_rollouts, write_retail_compare, write_retail_rollouts,
+    compare_retail, retail_rollouts, write_retail_compare,
 };
 
 use super::super::{EXIT_BAD_SCENARIO, EXIT_RUN_FAILED, EXIT_USAGE, Signals, progress_bar};
@@ -140,16 +140,7 @@ pub fn rollout_policy(
             rows.iter().map(|r| r.reward).sum::<f64>() / n,
         );
     }
-    if let Some(out) = out {
-        if let Err(error) = write_rollouts(&rows, &out) {
-            errln!("nothing was written to {}", out.display());
-            return failure(&error);
-        }
-        if !quiet {
-            outln!("wrote {}", out.join("episodes.parquet").display());
-        }
-    }
-    ExitCode::SUCCESS
+    write_episodes(&rows, out, quiet)
 }
 
 /// `rollout` on a retail preset: each episode's profit, price, sales and lost demand.
@@ -187,14 +178,30 @@ fn retail_rollout(
             rows.iter().map(|r| f64::from(r.war_steps)).sum::<f64>() / n,
         );
     }
-    if let Some(out) = out {
-        if let Err(error) = write_retail_rollouts(&rows, &out) {
-            errln!("nothing was written to {}", out.display());
-            return failure(&error);
+    write_episodes(&rows, out, quiet)
+}
+
+/// With `--out`, the episodes' table into that directory (all or nothing).
+fn write_episodes<R: dealersim::output::row::TableRow>(
+    rows: &[R],
+    out: Option<PathBuf>,
+    quiet: bool,
+) -> ExitCode {
+    let Some(out) = out else {
+        return ExitCode::SUCCESS;
+    };
+    match write_rollouts(rows, &out) {
+        Ok(files) => {
+            if !quiet {
+                for file in files {
+                    outln!("wrote {}", file.display());
+                }
+            }
+            ExitCode::SUCCESS
         }
-        if !quiet {
-            outln!("wrote {}", out.join("retail_episodes.parquet").display());
+        Err(error) => {
+            errln!("nothing was written to {}", out.display());
+            failure(&error)
         }
     }
-    ExitCode::SUCCESS
 }

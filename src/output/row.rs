@@ -164,6 +164,26 @@ impl OwnedCell {
     }
 }
 
+impl super::table::StagedOutput {
+    /// Stages `rows` as the table `R` declares, in `format`, whole: for results kept in
+    /// memory (comparisons, episodes) rather than streamed during a run.
+    ///
+    /// # Errors
+    /// The table's [`OutputError`].
+    pub fn add_rows<R: TableRow>(
+        &mut self,
+        rows: &[R],
+        format: super::table::TableFormat,
+    ) -> Result<(), OutputError> {
+        let mut table = self.table(R::TABLE.name, R::TABLE.columns, format)?;
+        for row in rows {
+            row.write_to(&mut table)?;
+        }
+        self.add_table(table.finish()?);
+        Ok(())
+    }
+}
+
 /// A row of a declared table.
 pub trait TableRow {
     /// The table the row belongs to.

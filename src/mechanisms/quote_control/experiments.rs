@@ -445,16 +445,10 @@ pub fn write_compare(
     rows: &[CompareRow],
     out: &Path,
 ) -> Result<Vec<std::path::PathBuf>, QuoteControlError> {
-    use crate::output::row::TableRow;
     crate::output::leave_nothing_on_error(out, || {
         let mut staged = StagedOutput::create(out)?;
         for format in [TableFormat::Parquet, TableFormat::Csv] {
-            let mut table =
-                staged.table(CompareRow::TABLE.name, CompareRow::TABLE.columns, format)?;
-            for row in rows {
-                row.write_to(&mut table)?;
-            }
-            staged.add_table(table.finish()?);
+            staged.add_rows(rows, format)?;
         }
         let figure = compare_figure(preset, rows);
         staged.add_file("figure.svg", figure.to_svg()?.as_bytes())?;
@@ -624,26 +618,18 @@ pub fn rollouts(
         .collect())
 }
 
-/// Writes a rollout's `episodes.parquet` into `out`, all or nothing.
+/// Writes a rollout's episodes (`episodes.parquet`, or `retail_episodes.parquet`) into
+/// `out`, all or nothing.
 ///
 /// # Errors
 /// [`QuoteControlError::Output`].
-pub fn write_rollouts(
-    rows: &[EpisodeRow],
+pub fn write_rollouts<R: crate::output::row::TableRow>(
+    rows: &[R],
     out: &Path,
 ) -> Result<Vec<std::path::PathBuf>, QuoteControlError> {
-    use crate::output::row::TableRow;
     crate::output::leave_nothing_on_error(out, || {
         let mut staged = StagedOutput::create(out)?;
-        let mut table = staged.table(
-            EpisodeRow::TABLE.name,
-            EpisodeRow::TABLE.columns,
-            TableFormat::Parquet,
-        )?;
-        for row in rows {
-            row.write_to(&mut table)?;
-        }
-        staged.add_table(table.finish()?);
+        staged.add_rows(rows, TableFormat::Parquet)?;
         Ok(staged.commit()?)
     })
 }

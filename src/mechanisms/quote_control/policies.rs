@@ -157,30 +157,28 @@ impl QuotePolicy for RandomWalk {
     }
 }
 
-/// ε-greedy over a grid of half-spreads: with probability ε a uniformly random arm, else
-/// the arm of highest mean reward so far (untried arms first, lowest index on ties). Its
-/// propensities are exact, so its logs serve off-policy evaluation.
+/// The ε-greedy rule over `n` arms, by mean reward: with probability ε a uniformly
+/// random arm, else the arm of highest mean so far (untried arms first, lowest index on
+/// ties). Two uniforms a choice, whatever the outcome; the propensity of each choice is
+/// exact, so its logs serve off-policy evaluation. Shared by the quoting and the pricing
+/// learners, which differ only in what an arm is.
 #[derive(Clone, Debug, PartialEq)]
-pub struct EpsilonGreedy {
-    /// The half-spreads to choose from (at least one).
-    pub arms: Vec<f64>,
-    /// ε, the exploration probability.
-    pub epsilon: f64,
+pub struct Bandit {
+    epsilon: f64,
     means: Vec<f64>,
     counts: Vec<u64>,
     last: usize,
     last_propensity: f64,
 }
 
-impl EpsilonGreedy {
-    /// A learner over `arms` (non-empty) with exploration `epsilon`.
-    pub fn new(arms: Vec<f64>, epsilon: f64) -> Self {
-        let n = arms.len().max(1);
+impl Bandit {
+    /// A learner over `arms` ≥ 1 arms with exploration `epsilon`.
+    pub fn new(arms: usize, epsilon: f64) -> Self {
+        let n = arms.max(1);
         Self {
+            epsilon,
             means: vec![0.0; n],
             counts: vec![0; n],
-            arms: if arms.is_empty() { vec![0.5] } else { arms },
-            epsilon,
             last: 0,
             last_propensity: 1.0,
         }
@@ -200,19 +198,9 @@ impl EpsilonGreedy {
         best
     }
 
-    /// The probability with which the last quote's arm was chosen.
-    pub fn last_propensity(&self) -> f64 {
-        self.last_propensity
-    }
-}
-
-impl QuotePolicy for EpsilonGreedy {
-    fn name(&self) -> String {
-        "epsilon-greedy".into()
-    }
-
-    fn quote(&mut self, o: &Observation, rng: &mut Stream) -> Quotes {
-        let n = self.arms.len();
+    /// Chooses an arm (and remembers it and its propensity).
+    pub fn choose(&mut self, rng: &mut Stream) -> usize {
+        let n = self.means.len();
         let greedy = self.greedy();
         let explore = uniform(rng) < self.epsilon;
         let pick = uniform(rng);
@@ -228,7 +216,52 @@ impl QuotePolicy for EpsilonGreedy {
             uniform_share
         };
         self.last = arm;
-        let half = self.arms[arm];
+        arm
+    }
+
+    /// Credits `reward` to the last arm chosen.
+    pub fn learn(&mut self, reward: f64) {
+        let arm = self.last;
+        self.counts[arm] += 1;
+        self.means[arm] += (reward - self.means[arm]) / self.counts[arm] as f64;
+    }
+
+    /// The probability with which the last arm was chosen.
+    pub fn last_propensity(&self) -> f64 {
+        self.last_propensity
+    }
+}
+
+/// ε-greedy over a grid of half-spreads around the mid ([`Bandit`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpsilonGreedy {
+    arms: Vec<f64>,
+    bandit: Bandit,
+}
+
+impl EpsilonGreedy {
+    /// A learner over `arms` (non-empty; 0.5 alone if empty) with exploration `epsilon`.
+    pub fn new(arms: Vec<f64>, epsilon: f64) -> Self {
+        let arms = if arms.is_empty() { vec![0.5] } else { arms };
+        Self {
+            bandit: Bandit::new(arms.len(), epsilon),
+            arms,
+        }
+    }
+
+    /// The probability with which the last quote's arm was chosen.
+    pub fn last_propensity(&self) -> f64 {
+        self.bandit.last_propensity()
+    }
+}
+
+impl QuotePolicy for EpsilonGreedy {
+    fn name(&self) -> String {
+        "epsilon-greedy".into()
+    }
+
+    fn quote(&mut self, o: &Observation, rng: &mut Stream) -> Quotes {
+        let half = self.arms[self.bandit.choose(rng)];
         Quotes {
             bid: o.mid - half,
             ask: o.mid + half,
@@ -236,9 +269,7 @@ impl QuotePolicy for EpsilonGreedy {
     }
 
     fn observe(&mut self, _quotes: &Quotes, step: &Step) {
-        let arm = self.last;
-        self.counts[arm] += 1;
-        self.means[arm] += (step.reward - self.means[arm]) / self.counts[arm] as f64;
+        self.bandit.learn(step.reward);
     }
 }
 

@@ -14,6 +14,7 @@ use rand_distr::{Distribution, Poisson};
 use serde::{Deserialize, Serialize};
 
 use super::hawkes::Hawkes;
+use super::policies::Bandit;
 use crate::market::price_process::uniform;
 use crate::rng::{Stream, StreamDomain, stream};
 use crate::scenario::{Checker, Range};
@@ -626,26 +627,20 @@ impl PricePolicy for RandomWalkPrice {
     }
 }
 
-/// ε-greedy over a grid of prices, by mean step reward (untried first).
+/// ε-greedy over a grid of prices, by mean step reward ([`Bandit`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpsilonGreedyPrice {
     arms: Vec<f64>,
-    epsilon: f64,
-    means: Vec<f64>,
-    counts: Vec<u64>,
-    last: usize,
+    bandit: Bandit,
 }
 
 impl EpsilonGreedyPrice {
-    /// A learner over `arms` (prices; at least one) with exploration `epsilon`.
+    /// A learner over `arms` (prices; 15 alone if empty) with exploration `epsilon`.
     pub fn new(arms: Vec<f64>, epsilon: f64) -> Self {
         let arms = if arms.is_empty() { vec![15.0] } else { arms };
         Self {
-            means: vec![0.0; arms.len()],
-            counts: vec![0; arms.len()],
+            bandit: Bandit::new(arms.len(), epsilon),
             arms,
-            epsilon,
-            last: 0,
         }
     }
 }
@@ -655,28 +650,10 @@ impl PricePolicy for EpsilonGreedyPrice {
         "epsilon-greedy".into()
     }
     fn price(&mut self, _o: &RetailObservation, rng: &mut Stream) -> f64 {
-        let n = self.arms.len();
-        let explore = uniform(rng) < self.epsilon;
-        let pick = uniform(rng);
-        self.last = if explore {
-            ((pick * n as f64) as usize).min(n - 1)
-        } else if let Some(untried) = self.counts.iter().position(|&c| c == 0) {
-            untried
-        } else {
-            (0..n).fold(0, |best, i| {
-                if self.means[i] > self.means[best] {
-                    i
-                } else {
-                    best
-                }
-            })
-        };
-        self.arms[self.last]
+        self.arms[self.bandit.choose(rng)]
     }
     fn observe(&mut self, step: &RetailStep) {
-        let arm = self.last;
-        self.counts[arm] += 1;
-        self.means[arm] += (step.reward - self.means[arm]) / self.counts[arm] as f64;
+        self.bandit.learn(step.reward);
     }
 }
 

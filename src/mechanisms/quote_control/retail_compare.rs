@@ -10,7 +10,6 @@ use super::retail::{
     CostPlus, EpsilonGreedyPrice, FixedPrice, PricePolicy, RandomWalkPrice, RetailConfig, RetailEnv,
 };
 use crate::experiments::{Progress, mean_sd};
-use crate::output::row::TableRow;
 use crate::output::table::{StagedOutput, TableFormat};
 use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::rng::{StreamDomain, stream};
@@ -168,12 +167,7 @@ pub fn write_retail_compare(
     crate::output::leave_nothing_on_error(out, || {
         let mut staged = StagedOutput::create(out)?;
         for format in [TableFormat::Parquet, TableFormat::Csv] {
-            let spec = RetailCompareRow::TABLE;
-            let mut table = staged.table(spec.name, spec.columns, format)?;
-            for row in rows {
-                row.write_to(&mut table)?;
-            }
-            staged.add_table(table.finish()?);
+            staged.add_rows(rows, format)?;
         }
         let figure = Figure {
             title: format!(
@@ -297,24 +291,4 @@ pub fn retail_rollouts(
             }
         })
         .collect())
-}
-
-/// Writes a retail rollout's `retail_episodes.parquet` into `out`, all or nothing.
-///
-/// # Errors
-/// [`QuoteControlError::Output`].
-pub fn write_retail_rollouts(
-    rows: &[RetailEpisodeRow],
-    out: &Path,
-) -> Result<Vec<std::path::PathBuf>, QuoteControlError> {
-    crate::output::leave_nothing_on_error(out, || {
-        let mut staged = StagedOutput::create(out)?;
-        let spec = RetailEpisodeRow::TABLE;
-        let mut table = staged.table(spec.name, spec.columns, TableFormat::Parquet)?;
-        for row in rows {
-            row.write_to(&mut table)?;
-        }
-        staged.add_table(table.finish()?);
-        Ok(staged.commit()?)
-    })
 }
