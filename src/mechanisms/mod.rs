@@ -6,6 +6,7 @@
 //! variant in [`MechanismConfig`] (and in [`KINDS`]), and, if it has experiments, a
 //! variant in [`Design`]. `ARCHITECTURE.md` walks through it.
 
+pub mod auction;
 pub mod dealer_market;
 pub mod quote_control;
 

@@ -1,0 +1,671 @@
+//! Exact clearing: the fills and one price per symbol that maximise total surplus under
+//! every bidder's logic, as a mixed-integer program solved by microlp (through good_lp).
+//!
+//! **Why surplus is linear.** A bidder's surplus is the most it would pay for its fills
+//! (its *value*, [`rules::value`]) minus what it pays at clearing prices. Summed over
+//! bidders, payments cancel, because every symbol's bought and sold shares balance; so
+//! total surplus is Σ value, linear in the fills. The clearing prices only have to make
+//! each bidder's payment acceptable.
+//!
+//! **How the uniform price is linearised.** Prices live on each symbol's grid inside the
+//! NBBO (NBB + k·step). One binary `x[s][k]` per level picks symbol `s`'s price. A buy
+//! limited at `L` may fill only if the chosen level is ≤ its highest admissible one:
+//! `q ≤ Q·Σ_{k ≤ k(L)} x[s][k]`; a sell mirrors it. A basket's net-price condition is
+//! linear in the level binaries. Conditional alternatives get a binary `y` each (at most
+//! one per bidder), their conditions and price rules relaxed by big-M terms when `y = 0`,
+//! and the bidder's value a variable `v ≤ value_a + M(1 − y_a)`. Plain limit orders need
+//! no variable beyond their fill, which keeps books of many simple orders small.
+//!
+//! **Stages.** (1) maximise surplus; (2) among allocations within [`SURPLUS_TOLERANCE`]
+//! of it, maximise Σ (2N − i)·q_i over orders in book order: more shares, then earlier
+//! orders (the tie rule); (3) prices from the fills alone ([`clearing_prices`]): the
+//! midpoint, on the grid, of each symbol's admissible levels (rounded down), or, where
+//! baskets couple symbols, the admissible levels nearest those midpoints.
+
+use std::time::Instant;
+
+use good_lp::solvers::microlp::microlp;
+use good_lp::{
+    Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolverModel,
+    Variable, WithTimeLimit, variable,
+};
+
+use super::book::{Auction, Placement};
+use super::rules::{self, PriceRule};
+
+/// Stage 2 keeps the surplus within this of the optimum (relative, and at least 1e-7
+/// in absolute cash), the solver's own tolerance being ~1e-9.
+pub const SURPLUS_TOLERANCE: f64 = 1e-7;
+
+/// Why a book could not be cleared.
+#[derive(Debug, thiserror::Error)]
+pub enum ClearingError {
+    /// The time limit ran out before optimality was proven.
+    #[error(
+        "the solver's time limit ({limit_s} s, stage {stage}) ran out before the optimum was proven; \
+         raise clearing.time_limit_s, or set clearing.accept_time_limit: true to take the best \
+         allocation found (not reproducible across machines)"
+    )]
+    TimeLimit {
+        /// The limit, seconds.
+        limit_s: f64,
+        /// Which stage (1: surplus, 2: tie rule, 3: prices).
+        stage: u8,
+    },
+    /// The solver failed (numerical trouble); the book is still valid.
+    #[error("the solver failed in stage {stage}: {message}")]
+    Solver {
+        /// Which stage.
+        stage: u8,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// The result of clearing one book.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clearing {
+    /// Shares filled per order (auction order indices).
+    pub fills: Vec<u32>,
+    /// Clearing price per symbol; `None` where nothing traded.
+    pub prices: Vec<Option<f64>>,
+    /// Clearing price level per symbol (`None` where nothing traded).
+    pub levels: Vec<Option<u32>>,
+    /// The active alternative per bidder (`None`: nothing filled).
+    pub active: Vec<Option<usize>>,
+    /// Total surplus, Σ value (cash).
+    pub surplus: f64,
+    /// Each bidder's surplus at the clearing prices: value − payment.
+    pub bidder_surplus: Vec<f64>,
+    /// Whether optimality was proven (false only with `accept_time_limit`).
+    pub optimal: bool,
+    /// Variables and constraints of the stage-1 model.
+    pub model_size: (usize, usize),
+    /// Seconds spent in the solver, all stages.
+    pub solve_seconds: f64,
+}
+
+/// The model: variables and the handles to read them back.
+struct Model {
+    vars: ProblemVariables,
+    constraints: Vec<good_lp::Constraint>,
+    fills: Vec<Variable>,
+    /// Per symbol: level binaries (empty when the NBBO is one price).
+    levels: Vec<Vec<Variable>>,
+    /// Per bidder: alternative binaries (empty for plain bidders).
+    choice: Vec<Vec<Variable>>,
+    objective: Expression,
+}
+
+/// Σ x over the levels a rule admits, as an expression (1 when all levels are admitted).
+fn admitted(model: &Model, rule: &PriceRule, levels: u32) -> Option<Expression> {
+    let (symbol, low, high) = match *rule {
+        PriceRule::AtMost { symbol, level } => (symbol, 0, level),
+        PriceRule::AtLeast { symbol, level } => (symbol, level, i64::from(levels)),
+        PriceRule::Linear { .. } => return None,
+    };
+    let mut e = Expression::with_capacity(levels as usize + 1);
+    if low > high {
+        return Some(e);
+    }
+    if model.levels[symbol].is_empty() {
+        e += 1.0;
+        return Some(e);
+    }
+    for k in low.max(0)..=high.min(i64::from(levels)) {
+        e.add_mul(1.0, model.levels[symbol][k as usize]);
+    }
+    Some(e)
+}
+
+/// Max and min of Σ c·q over the box 0 ≤ q ≤ Q, plus a constant.
+fn box_range(terms: &[(f64, f64)], constant: f64) -> (f64, f64) {
+    let mut high = constant;
+    let mut low = constant;
+    for &(c, q) in terms {
+        if c > 0.0 {
+            high += c * q;
+        } else {
+            low += c * q;
+        }
+    }
+    (high, low)
+}
+
+fn build(auction: &Auction) -> Model {
+    let mut vars = ProblemVariables::new();
+    let mut constraints = Vec::new();
+    let fills: Vec<Variable> = auction
+        .orders
+        .iter()
+        .map(|o| vars.add(variable().integer().min(0).max(o.quantity)))
+        .collect();
+    let levels: Vec<Vec<Variable>> = auction
+        .symbols
+        .iter()
+        .map(|s| {
+            if s.levels == 0 {
+                return Vec::new();
+            }
+            let x: Vec<Variable> = (0..=s.levels).map(|_| vars.add(variable().binary())).collect();
+            let mut one = Expression::with_capacity(x.len());
+            for &v in &x {
+                one.add_mul(1.0, v);
+            }
+            constraints.push(one.eq(1.0));
+            x
+        })
+        .collect();
+    let mut model = Model {
+        vars,
+        constraints,
+        fills,
+        levels,
+        choice: Vec::with_capacity(auction.bidders.len()),
+        objective: Expression::with_capacity(auction.orders.len()),
+    };
+    // Balance: bought = sold, per symbol.
+    let mut balance: Vec<Expression> = auction.symbols.iter().map(|_| Expression::default()).collect();
+    for (o, order) in auction.orders.iter().enumerate() {
+        balance[order.symbol].add_mul(order.side.sign(), model.fills[o]);
+    }
+    for e in balance {
+        model.constraints.push(e.eq(0.0));
+    }
+    for bidder in &auction.bidders {
+        if bidder.is_plain() {
+            plain_bidder(auction, bidder, &mut model);
+            model.choice.push(Vec::new());
+        } else {
+            let y = conditional_bidder(auction, bidder, &mut model);
+            model.choice.push(y);
+        }
+    }
+    model
+}
+
+/// Limit orders with no logic: value Σ side·L·q, and each fills only at admitted levels.
+fn plain_bidder(auction: &Auction, bidder: &super::book::Bidder, model: &mut Model) {
+    for o in bidder.orders.clone() {
+        let order = &auction.orders[o];
+        let limit = order.limit.unwrap_or(0.0);
+        model
+            .objective
+            .add_mul(order.side.sign() * limit, model.fills[o]);
+        let rule = rules::unit_rule(&auction.symbols, order.symbol, order.side, limit);
+        let levels = auction.symbols[order.symbol].levels;
+        if let Some(admitted) = admitted(model, &rule, levels) {
+            let mut c = Expression::default();
+            c.add_mul(1.0, model.fills[o]);
+            model
+                .constraints
+                .push(c.leq(admitted * f64::from(order.quantity)));
+        }
+    }
+}
+
+/// A bidder with logic: one binary per alternative, at most one on.
+fn conditional_bidder(
+    auction: &Auction,
+    bidder: &super::book::Bidder,
+    model: &mut Model,
+) -> Vec<Variable> {
+    let orders = rules::orders_of(auction, bidder);
+    let q: Vec<Variable> = bidder.orders.clone().map(|o| model.fills[o]).collect();
+    let cap: Vec<f64> = orders.iter().map(|o| f64::from(o.quantity)).collect();
+    let y: Vec<Variable> = bidder
+        .alternatives
+        .iter()
+        .map(|_| model.vars.add(variable().binary()))
+        .collect();
+    let mut any = Expression::default();
+    for &v in &y {
+        any.add_mul(1.0, v);
+    }
+    model.constraints.push(any.clone().leq(1.0));
+    // No fill without an active alternative.
+    for (j, &qj) in q.iter().enumerate() {
+        let mut c = Expression::default();
+        c.add_mul(1.0, qj);
+        model.constraints.push(c.leq(any.clone() * cap[j]));
+    }
+    // Each alternative's value as an expression, and its range over the box.
+    let mut values = Vec::with_capacity(y.len());
+    for (a, alternative) in bidder.alternatives.iter().enumerate() {
+        let off = |m: f64| -> Expression { (Expression::from(1.0) - y[a]) * m };
+        for c in &alternative.conditions {
+            let terms: Vec<(f64, f64)> = c.expr.terms.iter().map(|(&o, &k)| (k, cap[o])).collect();
+            let mut e = Expression::from(c.expr.constant);
+            for (&o, &k) in &c.expr.terms {
+                e.add_mul(k, q[o]);
+            }
+            let (high, low) = box_range(&terms, c.expr.constant);
+            if high > 0.0 {
+                model.constraints.push(e.clone().leq(off(high)));
+            }
+            if c.equality && low < 0.0 {
+                model.constraints.push((-e).leq(off(-low)));
+            }
+        }
+        let (value, range) = match &alternative.placement {
+            Placement::Orders => {
+                let mut v = Expression::default();
+                let mut terms = Vec::new();
+                for (j, order) in orders.iter().enumerate() {
+                    let c = order.side.sign() * order.limit.unwrap_or(0.0);
+                    v.add_mul(c, q[j]);
+                    terms.push((c, cap[j]));
+                    let rule = rules::unit_rule(
+                        &auction.symbols,
+                        order.symbol,
+                        order.side,
+                        order.limit.unwrap_or(0.0),
+                    );
+                    price_gate(model, &rule, auction.symbols[order.symbol].levels, q[j], cap[j], off(cap[j]));
+                }
+                (v, box_range(&terms, 0.0))
+            }
+            Placement::UnitPrice { order, price } => {
+                for (j, &qj) in q.iter().enumerate() {
+                    if j != *order {
+                        let mut c = Expression::default();
+                        c.add_mul(1.0, qj);
+                        model.constraints.push(c.leq(off(cap[j])));
+                    }
+                }
+                let o = &orders[*order];
+                let rule = rules::unit_rule(&auction.symbols, o.symbol, o.side, *price);
+                price_gate(model, &rule, auction.symbols[o.symbol].levels, q[*order], cap[*order], off(cap[*order]));
+                let c = o.side.sign() * price;
+                let mut v = Expression::default();
+                v.add_mul(c, q[*order]);
+                (v, box_range(&[(c, cap[*order])], 0.0))
+            }
+            Placement::Basket {
+                legs,
+                net_price,
+                max_units,
+            } => {
+                let most = legs
+                    .iter()
+                    .map(|&(o, w)| orders[o].quantity / w)
+                    .min()
+                    .unwrap_or(0)
+                    .min(*max_units);
+                let u = model.vars.add(variable().integer().min(0).max(most));
+                let mut gate = Expression::default();
+                gate.add_mul(1.0, u);
+                model.constraints.push(gate.leq(y[a] * f64::from(most)));
+                for (j, &qj) in q.iter().enumerate() {
+                    let mut c = Expression::default();
+                    c.add_mul(1.0, qj);
+                    match legs.iter().find(|&&(o, _)| o == j) {
+                        Some(&(_, w)) => {
+                            c.add_mul(-f64::from(w), u);
+                            model.constraints.push(c.clone().leq(off(cap[j])));
+                            model.constraints.push((-c).leq(off(f64::from(w) * f64::from(most))));
+                        }
+                        None => model.constraints.push(c.leq(off(cap[j]))),
+                    }
+                }
+                basket_price_gate(auction, orders, legs, *net_price, model, off);
+                let mut v = Expression::default();
+                v.add_mul(*net_price, u);
+                let extreme = net_price * f64::from(most);
+                (v, (extreme.max(0.0), extreme.min(0.0)))
+            }
+        };
+        values.push((value, range));
+    }
+    let high = values.iter().map(|(_, (h, _))| *h).fold(0.0, f64::max);
+    let low = values.iter().map(|(_, (_, l))| *l).fold(0.0, f64::min);
+    let v = model.vars.add(variable().min(low).max(high));
+    if high > 0.0 {
+        model.constraints.push(Expression::from(v).leq(any * high));
+    }
+    for (a, (value, (_, alt_low))) in values.into_iter().enumerate() {
+        let m = high - alt_low;
+        model
+            .constraints
+            .push(Expression::from(v).leq(value + (Expression::from(1.0) - y[a]) * m));
+    }
+    model.objective.add_mul(1.0, v);
+    y
+}
+
+/// `q ≤ Q·(admitted levels) + slack`: the order fills only at prices its rule admits,
+/// unless `slack` (zero when the alternative is on) frees it.
+fn price_gate(model: &mut Model, rule: &PriceRule, levels: u32, q: Variable, cap: f64, slack: Expression) {
+    if let Some(admitted) = admitted(model, rule, levels) {
+        let mut c = Expression::default();
+        c.add_mul(1.0, q);
+        model.constraints.push(c.leq(admitted * cap + slack));
+    }
+}
+
+/// Σ side·w·price(s) ≤ net + M(1 − y), with prices written in the level binaries.
+fn basket_price_gate(
+    auction: &Auction,
+    orders: &[super::book::Order],
+    legs: &[(usize, u32)],
+    net_price: f64,
+    model: &mut Model,
+    off: impl Fn(f64) -> Expression,
+) {
+    let mut lhs = Expression::default();
+    let mut high = 0.0;
+    for &(o, w) in legs {
+        let order = &orders[o];
+        let market = &auction.symbols[order.symbol];
+        let c = order.side.sign() * f64::from(w);
+        lhs += c * market.nbb;
+        for (k, &x) in model.levels[order.symbol].iter().enumerate() {
+            lhs.add_mul(c * (market.price(k as u32) - market.nbb), x);
+        }
+        high += c * if c > 0.0 { market.nbo } else { market.nbb };
+    }
+    let m = high - net_price;
+    if m > 0.0 {
+        model.constraints.push(lhs.leq(Expression::from(net_price) + off(m)));
+    }
+}
+
+/// Clears `auction`.
+///
+/// # Errors
+/// [`ClearingError`] when the time limit runs out (unless accepted) or the solver fails.
+pub fn clear(auction: &Auction) -> Result<Clearing, ClearingError> {
+    let started = Instant::now();
+    let limit = auction.options.time_limit_s;
+    let accept = auction.options.accept_time_limit;
+    let mut optimal = true;
+
+    // Stage 1: the most surplus.
+    let model = build(auction);
+    let size = (model.vars.len(), model.constraints.len());
+    let Model {
+        vars,
+        constraints,
+        fills,
+        levels: _,
+        choice,
+        objective,
+    } = model;
+    let mut problem = vars
+        .maximise(objective.clone())
+        .using(microlp)
+        .with_time_limit(limit);
+    for c in &constraints {
+        problem.add_constraint(c.clone());
+    }
+    let first = problem.solve().map_err(|e| solver_error(e, 1, limit))?;
+    optimal &= check_status(first.status(), 1, limit, accept)?;
+    let best = objective.eval_with(&first);
+
+    // Stage 2: the tie rule, among allocations with (nearly) that surplus.
+    let n = auction.orders.len() as f64;
+    let model = build(auction);
+    let mut priority = Expression::with_capacity(auction.orders.len());
+    for (i, &q) in model.fills.iter().enumerate() {
+        priority.add_mul((2.0 * n - i as f64) / n, q);
+    }
+    let floor = best - SURPLUS_TOLERANCE * best.abs().max(1.0);
+    let mut tie = model
+        .vars
+        .maximise(priority)
+        .using(microlp)
+        .with_time_limit(limit);
+    for c in model.constraints {
+        tie.add_constraint(c);
+    }
+    tie.add_constraint(model.objective.clone().geq(floor));
+    let (fill_values, chosen) = match tie.solve() {
+        Ok(second) => {
+            optimal &= check_status(second.status(), 2, limit, accept)?;
+            read(&second, &model.fills, &model.choice)
+        }
+        // The tolerance band is feasible (stage 1's solution is in it); if the solver
+        // still reports trouble, stage 1's allocation stands.
+        Err(_) => read(&first, &fills, &choice),
+    };
+
+    let active = active_alternatives(auction, &fill_values, &chosen);
+    let (levels, prices) = clearing_prices(auction, &fill_values, &active, limit, accept)?;
+    let mut bidder_surplus = Vec::with_capacity(auction.bidders.len());
+    let mut surplus = 0.0;
+    for (b, bidder) in auction.bidders.iter().enumerate() {
+        let orders = rules::orders_of(auction, bidder);
+        let local = &fill_values[bidder.orders.clone()];
+        let value = active[b].map_or(0.0, |a| rules::value(&bidder.alternatives[a], orders, local));
+        let paid: f64 = orders
+            .iter()
+            .zip(local)
+            .map(|(o, &q)| o.side.sign() * prices[o.symbol].unwrap_or(0.0) * f64::from(q))
+            .sum();
+        surplus += value;
+        bidder_surplus.push(value - paid);
+    }
+    let clearing = Clearing {
+        fills: fill_values,
+        prices,
+        levels,
+        active,
+        surplus,
+        bidder_surplus,
+        optimal,
+        model_size: size,
+        solve_seconds: started.elapsed().as_secs_f64(),
+    };
+    debug_assert!(
+        verify(auction, &clearing).is_ok(),
+        "clearing violates the book: {:?}",
+        verify(auction, &clearing)
+    );
+    Ok(clearing)
+}
+
+fn solver_error(e: ResolutionError, stage: u8, limit: f64) -> ClearingError {
+    match e {
+        ResolutionError::Other(m) if m.contains("Time limit") => ClearingError::TimeLimit {
+            limit_s: limit,
+            stage,
+        },
+        // Every book has a feasible allocation (nothing fills) and a bounded surplus.
+        other => ClearingError::Solver {
+            stage,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn check_status(status: SolutionStatus, stage: u8, limit: f64, accept: bool) -> Result<bool, ClearingError> {
+    match status {
+        SolutionStatus::Optimal => Ok(true),
+        _ if accept => Ok(false),
+        _ => Err(ClearingError::TimeLimit {
+            limit_s: limit,
+            stage,
+        }),
+    }
+}
+
+fn read(solution: &impl Solution, fills: &[Variable], choice: &[Vec<Variable>]) -> (Vec<u32>, Vec<Option<usize>>) {
+    let fills = fills
+        .iter()
+        .map(|&v| solution.value(v).round().max(0.0) as u32)
+        .collect();
+    let chosen = choice
+        .iter()
+        .map(|y| y.iter().position(|&v| solution.value(v) > 0.5))
+        .collect();
+    (fills, chosen)
+}
+
+/// The alternative each bidder's fills run under: the solver's choice, or for a plain
+/// bidder its one alternative; `None` when the bidder fills nothing.
+fn active_alternatives(auction: &Auction, fills: &[u32], chosen: &[Option<usize>]) -> Vec<Option<usize>> {
+    auction
+        .bidders
+        .iter()
+        .zip(chosen)
+        .map(|(bidder, &choice)| {
+            if fills[bidder.orders.clone()].iter().all(|&q| q == 0) {
+                None
+            } else if bidder.is_plain() {
+                Some(0)
+            } else {
+                choice
+            }
+        })
+        .collect()
+}
+
+/// Stage 3: one price per traded symbol from the fills alone, so equal fills always get
+/// equal prices. Each symbol's admissible levels are those every filled order's rule
+/// admits; the price is the grid point at the middle of that range (rounded down to the
+/// grid). Where an active basket couples symbols, the coupled symbols take the admissible
+/// levels nearest those midpoints (least Σ |2k − lo − hi|, a small integer program).
+///
+/// # Errors
+/// [`ClearingError`] when that small program fails or runs out of time.
+#[allow(clippy::type_complexity)]
+pub fn clearing_prices(
+    auction: &Auction,
+    fills: &[u32],
+    active: &[Option<usize>],
+    limit: f64,
+    accept: bool,
+) -> Result<(Vec<Option<u32>>, Vec<Option<f64>>), ClearingError> {
+    let symbols = &auction.symbols;
+    let mut low: Vec<i64> = vec![0; symbols.len()];
+    let mut high: Vec<i64> = symbols.iter().map(|s| i64::from(s.levels)).collect();
+    let mut traded = vec![false; symbols.len()];
+    let mut coupled = Vec::new();
+    for (o, order) in auction.orders.iter().enumerate() {
+        if fills[o] > 0 {
+            traded[order.symbol] = true;
+        }
+    }
+    for (b, bidder) in auction.bidders.iter().enumerate() {
+        let Some(a) = active[b] else { continue };
+        let local = &fills[bidder.orders.clone()];
+        for rule in rules::price_rules(&bidder.alternatives[a], rules::orders_of(auction, bidder), symbols, local) {
+            match rule {
+                PriceRule::AtMost { symbol, level } => high[symbol] = high[symbol].min(level),
+                PriceRule::AtLeast { symbol, level } => low[symbol] = low[symbol].max(level),
+                linear @ PriceRule::Linear { .. } => coupled.push(linear),
+            }
+        }
+    }
+    let mut levels: Vec<Option<u32>> = (0..symbols.len())
+        .map(|s| traded[s].then(|| ((low[s] + high[s]).max(0) / 2) as u32))
+        .collect();
+    if !coupled.is_empty() {
+        let mut vars = ProblemVariables::new();
+        let mut involved: Vec<usize> = coupled
+            .iter()
+            .flat_map(|r| match r {
+                PriceRule::Linear { terms, .. } => terms.iter().map(|&(s, _)| s).collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .collect();
+        involved.sort_unstable();
+        involved.dedup();
+        let k: Vec<Variable> = involved
+            .iter()
+            .map(|&s| vars.add(variable().integer().min(low[s].max(0) as f64).max(high[s] as f64)))
+            .collect();
+        let d: Vec<Variable> = involved.iter().map(|_| vars.add(variable().min(0.0))).collect();
+        let mut distance = Expression::default();
+        for &di in &d {
+            distance.add_mul(1.0, di);
+        }
+        let mut problem = vars.minimise(distance).using(microlp).with_time_limit(limit);
+        for (i, &s) in involved.iter().enumerate() {
+            let centre = (low[s] + high[s]) as f64;
+            problem.add_constraint((Expression::from(k[i]) * 2.0 - centre).leq(d[i]));
+            problem.add_constraint((Expression::from(centre) - Expression::from(k[i]) * 2.0).leq(d[i]));
+        }
+        for rule in &coupled {
+            if let PriceRule::Linear { terms, bound } = rule {
+                let mut lhs = Expression::default();
+                for &(s, c) in terms {
+                    let i = involved.binary_search(&s).expect("involved symbol");
+                    let market = &symbols[s];
+                    lhs += c * market.nbb;
+                    lhs.add_mul(c * market.step, k[i]);
+                }
+                problem.add_constraint(lhs.leq(*bound + 1e-9 * bound.abs().max(1.0)));
+            }
+        }
+        let solution = problem.solve().map_err(|e| solver_error(e, 3, limit))?;
+        check_status(solution.status(), 3, limit, accept)?;
+        for (i, &s) in involved.iter().enumerate() {
+            if traded[s] {
+                levels[s] = Some(solution.value(k[i]).round().max(0.0) as u32);
+            }
+        }
+    }
+    let prices = levels
+        .iter()
+        .zip(symbols)
+        .map(|(k, market)| k.map(|k| market.price(k)))
+        .collect();
+    Ok((levels, prices))
+}
+
+/// Checks a clearing against the book's rules, independently of the model: balance per
+/// symbol, every filled bidder inside its active alternative, prices on the grid and
+/// admitted by every rule, and the stated surplus.
+///
+/// # Errors
+/// The first violation found, in words.
+pub fn verify(auction: &Auction, clearing: &Clearing) -> Result<(), String> {
+    let symbols = &auction.symbols;
+    let mut net = vec![0i64; symbols.len()];
+    for (o, order) in auction.orders.iter().enumerate() {
+        let q = clearing.fills[o];
+        if q > order.quantity {
+            return Err(format!("order {o} fills {q} > its {} shares", order.quantity));
+        }
+        net[order.symbol] += order.side.sign() as i64 * i64::from(q);
+    }
+    if let Some(s) = net.iter().position(|&n| n != 0) {
+        return Err(format!("symbol {} is unbalanced by {} shares", symbols[s].name, net[s]));
+    }
+    let levels: Vec<u32> = clearing.levels.iter().map(|l| l.unwrap_or(0)).collect();
+    let mut total = 0.0;
+    for (b, bidder) in auction.bidders.iter().enumerate() {
+        let orders = rules::orders_of(auction, bidder);
+        let local = &clearing.fills[bidder.orders.clone()];
+        match clearing.active[b] {
+            None if local.iter().any(|&q| q > 0) => {
+                return Err(format!("bidder {} fills with no active alternative", bidder.name));
+            }
+            None => {}
+            Some(a) => {
+                let alternative = &bidder.alternatives[a];
+                if !rules::admits(alternative, local) {
+                    return Err(format!("bidder {}'s fills {local:?} break alternative {a}", bidder.name));
+                }
+                for rule in rules::price_rules(alternative, orders, symbols, local) {
+                    if !rule.holds(symbols, &levels) {
+                        return Err(format!("bidder {}: prices break {rule:?}", bidder.name));
+                    }
+                }
+                total += rules::value(alternative, orders, local);
+            }
+        }
+    }
+    for (s, (level, market)) in clearing.levels.iter().zip(symbols).enumerate() {
+        if let Some(k) = level
+            && *k > market.levels
+        {
+            return Err(format!("symbol {s}'s level {k} is outside the NBBO"));
+        }
+    }
+    if (total - clearing.surplus).abs() > 1e-6 * total.abs().max(1.0) {
+        return Err(format!("stated surplus {} but the fills are worth {total}", clearing.surplus));
+    }
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The expressive-bidding call auction (SPEC §5, seeds 003–004): orders carry bidder
+//! logic, and each auction clears the whole book exactly, maximising total surplus with
+//! one uniform price per symbol inside the NBBO.
+//!
+//! - [`expr`]: the bidder-logic language (lexer, parser with positions, compiler to
+//!   linear constraints);
+//! - [`book`]: books in RON, their validation and compiled form;
+//! - [`rules`]: what an alternative means (value, admitted fills, price rules), once;
+//! - [`clearing`]: the mixed-integer formulation, the tie rule and the pricing stage;
+//! - [`reference`]: the brute-force optimum of small books, which tests the model.
+//!
+//! `docs/auction.md` states the language, the templates and the formulation.
+
+pub mod book;
+pub mod clearing;
+pub mod expr;
+pub mod reference;
+pub mod rules;
