@@ -206,6 +206,21 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Clear one expressive-bidding auction book: the fills and one price per symbol that
+    /// maximise total surplus under every bidder's logic (docs/auction.md).
+    Auction {
+        /// The book file (RON).
+        book: PathBuf,
+        /// Also write auction_symbols and auction_fills tables into DIR.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Table format for --out [default: parquet].
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// No output but errors (and the files written).
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Gather a sweep's cells (from one output directory or several) into one summary
     /// table per mechanism, with the swept values as columns, and a timing table.
     Merge {
@@ -300,6 +315,12 @@ fn main() -> ExitCode {
             format,
             quiet,
         } => cli::sweep::merge_dirs(&dirs, &out, format, quiet),
+        Command::Auction {
+            book,
+            out,
+            format,
+            quiet,
+        } => cli::auction::clear_book(&book, out, format, quiet),
         Command::Compare {
             preset,
             policies,

@@ -17,7 +17,11 @@ fn cleared(path: &str) -> (Auction, Clearing) {
 fn spec_vector_one_fills_at_the_midpoint() {
     let (_, c) = cleared("scenarios/auction/spec_midpoint.ron");
     assert_eq!(c.fills, vec![100, 100]);
-    assert!((c.prices[0].unwrap() - 10.005).abs() < 1e-12, "{:?}", c.prices);
+    assert!(
+        (c.prices[0].unwrap() - 10.005).abs() < 1e-12,
+        "{:?}",
+        c.prices
+    );
     assert!((c.surplus - 1.0).abs() < 1e-9);
     assert!((c.bidder_surplus[0] - 0.5).abs() < 1e-9 && (c.bidder_surplus[1] - 0.5).abs() < 1e-9);
 }
@@ -26,7 +30,11 @@ fn spec_vector_one_fills_at_the_midpoint() {
 fn spec_vector_two_fills_the_higher_buyer() {
     let (_, c) = cleared("scenarios/auction/spec_priority.ron");
     assert_eq!(c.fills, vec![100, 0, 100]);
-    assert!((c.prices[0].unwrap() - 10.01).abs() < 1e-12, "{:?}", c.prices);
+    assert!(
+        (c.prices[0].unwrap() - 10.01).abs() < 1e-12,
+        "{:?}",
+        c.prices
+    );
     assert!((c.surplus - 2.0).abs() < 1e-9);
 }
 
@@ -47,7 +55,13 @@ mod random {
         orders_left: usize,
     }
 
-    fn order(id: &str, symbol: &SymbolQuote, side: Side, quantity: u32, limit: Option<f64>) -> OrderSpec {
+    fn order(
+        id: &str,
+        symbol: &SymbolQuote,
+        side: Side,
+        quantity: u32,
+        limit: Option<f64>,
+    ) -> OrderSpec {
         OrderSpec {
             id: id.into(),
             symbol: symbol.name.clone(),
@@ -94,7 +108,11 @@ mod random {
         }
 
         fn side(&mut self) -> Side {
-            if self.rng.random_bool(0.5) { Side::Buy } else { Side::Sell }
+            if self.rng.random_bool(0.5) {
+                Side::Buy
+            } else {
+                Side::Sell
+            }
         }
 
         /// A limit near the market: NBB − 1 step .. NBO + 1 step, on the half-tick grid.
@@ -157,8 +175,14 @@ mod random {
                     (
                         vec![order("o", &s, side, q, None)],
                         vec![
-                            when(format!("0 <= qty(o) <= {cut}"), PlacementSpec::Notional(format!("{a} * qty(o)"))),
-                            when(format!("{cut} < qty(o) <= {q}"), PlacementSpec::Notional(format!("{b} * qty(o)"))),
+                            when(
+                                format!("0 <= qty(o) <= {cut}"),
+                                PlacementSpec::Notional(format!("{a} * qty(o)")),
+                            ),
+                            when(
+                                format!("{cut} < qty(o) <= {q}"),
+                                PlacementSpec::Notional(format!("{b} * qty(o)")),
+                            ),
                         ],
                     )
                 }
@@ -172,8 +196,14 @@ mod random {
                     (
                         vec![order("o", &s, side, q, None)],
                         vec![
-                            when(format!("qty(o) <= {cut}"), PlacementSpec::Notional(format!("MID({}) * qty(o)", s.name))),
-                            when(format!("{cut} < qty(o)"), PlacementSpec::Notional(format!("{touch}({}) * qty(o)", s.name))),
+                            when(
+                                format!("qty(o) <= {cut}"),
+                                PlacementSpec::Notional(format!("MID({}) * qty(o)", s.name)),
+                            ),
+                            when(
+                                format!("{cut} < qty(o)"),
+                                PlacementSpec::Notional(format!("{touch}({}) * qty(o)", s.name)),
+                            ),
                         ],
                     )
                 }
@@ -190,8 +220,14 @@ mod random {
                     (
                         vec![order("o", &s, side, q, None)],
                         vec![
-                            when(format!("qty(o) <= {cut}"), PlacementSpec::Notional(price(0.5))),
-                            when(format!("{cut} < qty(o)"), PlacementSpec::Notional(price(0.0))),
+                            when(
+                                format!("qty(o) <= {cut}"),
+                                PlacementSpec::Notional(price(0.5)),
+                            ),
+                            when(
+                                format!("{cut} < qty(o)"),
+                                PlacementSpec::Notional(price(0.0)),
+                            ),
                         ],
                     )
                 }
@@ -199,11 +235,20 @@ mod random {
                 4 => {
                     let (s, t) = self.two_symbols();
                     let side = self.side();
-                    let (wa, wb) = (self.rng.random_range(1..=2u32), self.rng.random_range(1..=2u32));
+                    let (wa, wb) = (
+                        self.rng.random_range(1..=2u32),
+                        self.rng.random_range(1..=2u32),
+                    );
                     let (la, lb) = (self.limit(&s), self.limit(&t));
                     (
-                        vec![order("a", &s, side, 2 * wa, Some(la)), order("b", &t, side, 2 * wb, Some(lb))],
-                        vec![when(format!("all_eq(qty(a) / {wa}, qty(b) / {wb})"), PlacementSpec::Orders)],
+                        vec![
+                            order("a", &s, side, 2 * wa, Some(la)),
+                            order("b", &t, side, 2 * wb, Some(lb)),
+                        ],
+                        vec![when(
+                            format!("all_eq(qty(a) / {wa}, qty(b) / {wb})"),
+                            PlacementSpec::Orders,
+                        )],
                     )
                 }
                 // Net-price basket: units of (1 a, 1 b) at a net price per unit.
@@ -211,10 +256,15 @@ mod random {
                     let (s, t) = self.two_symbols();
                     let (side_a, side_b) = (self.side(), self.side());
                     let mid = |x: &SymbolQuote, side: Side| side.sign() * 0.5 * (x.nbb + x.nbo);
-                    let net = mid(&s, side_a) + mid(&t, side_b) + 0.005 * self.rng.random_range(-2..=2) as f64;
+                    let net = mid(&s, side_a)
+                        + mid(&t, side_b)
+                        + 0.005 * self.rng.random_range(-2..=2) as f64;
                     let units = self.rng.random_range(1..=3);
                     (
-                        vec![order("a", &s, side_a, units, None), order("b", &t, side_b, units, None)],
+                        vec![
+                            order("a", &s, side_a, units, None),
+                            order("b", &t, side_b, units, None),
+                        ],
                         vec![AlternativeSpec {
                             when: None,
                             place: PlacementSpec::Basket(BasketSpec {
@@ -233,8 +283,14 @@ mod random {
                     let (la, lb) = (self.limit(&s), self.limit(&t));
                     let cap = la * f64::from(qa.max(qb));
                     (
-                        vec![order("a", &s, side, qa, Some(la)), order("b", &t, side, qb, Some(lb))],
-                        vec![when(format!("px(a) * qty(a) + px(b) * qty(b) <= {cap}"), PlacementSpec::Orders)],
+                        vec![
+                            order("a", &s, side, qa, Some(la)),
+                            order("b", &t, side, qb, Some(lb)),
+                        ],
+                        vec![when(
+                            format!("px(a) * qty(a) + px(b) * qty(b) <= {cap}"),
+                            PlacementSpec::Orders,
+                        )],
                     )
                 }
                 // Dollar-neutral pair within a tolerance.
@@ -244,15 +300,25 @@ mod random {
                     let (la, lb) = (self.limit(&s), self.limit(&t));
                     let tolerance = 5.0 * f64::from(self.rng.random_range(1..=4u32));
                     (
-                        vec![order("a", &s, Side::Buy, qa, Some(la)), order("b", &t, Side::Sell, qb, Some(lb))],
+                        vec![
+                            order("a", &s, Side::Buy, qa, Some(la)),
+                            order("b", &t, Side::Sell, qb, Some(lb)),
+                        ],
                         vec![when(
-                            format!("abs(MID({}) * qty(a) - MID({}) * qty(b)) <= {tolerance}", s.name, t.name),
+                            format!(
+                                "abs(MID({}) * qty(a) - MID({}) * qty(b)) <= {tolerance}",
+                                s.name, t.name
+                            ),
                             PlacementSpec::Orders,
                         )],
                     )
                 }
             };
-            BidderSpec { name, orders, logic }
+            BidderSpec {
+                name,
+                orders,
+                logic,
+            }
         }
     }
 }
@@ -264,9 +330,11 @@ fn the_solver_matches_brute_force_on_a_thousand_random_books() {
     let mut baskets = 0;
     for seed in 0..1000u64 {
         let book = random::Generator::new(seed).book();
-        let auction = compile_book(&book).unwrap_or_else(|p| panic!("seed {seed}: {p:?}\n{book:?}"));
+        let auction =
+            compile_book(&book).unwrap_or_else(|p| panic!("seed {seed}: {p:?}\n{book:?}"));
         let clearing = clear(&auction).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-        verify(&auction, &clearing).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{book:#?}\n{clearing:?}"));
+        verify(&auction, &clearing)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{book:#?}\n{clearing:?}"));
         let best = reference::best_surplus(&auction).expect("small enough to enumerate");
         assert!(
             (best - clearing.surplus).abs() <= 1e-6 * best.abs().max(1.0),
@@ -278,5 +346,65 @@ fn the_solver_matches_brute_force_on_a_thousand_random_books() {
     }
     // The generator must produce books that trade and books with baskets, or the test
     // proves little.
-    assert!(traded > 300 && baskets > 300, "traded {traded}, with baskets {baskets}");
+    assert!(
+        traded > 300 && baskets > 300,
+        "traded {traded}, with baskets {baskets}"
+    );
+}
+
+/// Each template's bundled book clears to the result worked out by hand in its comments
+/// (and in docs/auction.md): fills per order, prices per symbol, total surplus.
+#[test]
+fn every_template_book_clears_to_its_hand_computed_result() {
+    type Expected = (&'static str, &'static [u32], &'static [f64], f64);
+    let cases: &[Expected] = &[
+        ("tier_curve", &[7000, 3000, 4000], &[2.025], 65.0),
+        ("midpoint_discretion", &[200, 200, 0], &[10.005], 2.0),
+        ("percent_of_spread", &[800, 300, 500], &[20.09], 17.0),
+        (
+            "weighted_basket",
+            &[300, 150, 50, 300, 150, 50],
+            &[10.01, 20.01, 5.01],
+            10.0,
+        ),
+        (
+            "net_price_basket",
+            &[200, 100, 200, 100],
+            &[10.01, 20.03],
+            3.0,
+        ),
+        (
+            "substitutes",
+            &[2000, 497, 2000, 497],
+            &[10.01, 20.015],
+            44.97,
+        ),
+        (
+            "dollar_neutral",
+            &[609, 300, 609, 300],
+            &[10.01, 20.01],
+            18.18,
+        ),
+    ];
+    for &(name, fills, prices, surplus) in cases {
+        let (_, c) = cleared(&format!("scenarios/auction/{name}.ron"));
+        assert_eq!(c.fills, fills, "{name}");
+        for (s, &want) in prices.iter().enumerate() {
+            let got = c.prices[s].unwrap_or(f64::NAN);
+            assert!(
+                (got - want).abs() < 1e-9,
+                "{name}: symbol {s} at {got}, expected {want}"
+            );
+        }
+        assert!(
+            (c.surplus - surplus).abs() < 1e-6,
+            "{name}: surplus {}",
+            c.surplus
+        );
+        let shared: f64 = c.bidder_surplus.iter().sum();
+        assert!(
+            (shared - surplus).abs() < 1e-6,
+            "{name}: bidders' surpluses sum to {shared}"
+        );
+    }
 }

@@ -540,7 +540,10 @@ pub fn compile_book(book: &Book) -> Result<Auction, Vec<BookProblem>> {
         if spec.name.is_empty() {
             p.fail(format!("{at}.name"), "a bidder needs a name");
         } else if !names.insert(spec.name.as_str()) {
-            p.fail(format!("{at}.name"), format!("bidder `{}` is named twice", spec.name));
+            p.fail(
+                format!("{at}.name"),
+                format!("bidder `{}` is named twice", spec.name),
+            );
         }
         let first = orders.len();
         check_orders(book, spec, b, &at, &symbols, &mut orders, &mut p);
@@ -576,13 +579,20 @@ fn check_symbols(book: &Book, p: &mut Problems) -> Vec<SymbolMarket> {
         if s.name.is_empty() {
             p.fail(format!("{at}.name"), "a symbol needs a name");
         } else if !seen.insert(s.name.as_str()) {
-            p.fail(format!("{at}.name"), format!("symbol `{}` is listed twice", s.name));
+            p.fail(
+                format!("{at}.name"),
+                format!("symbol `{}` is listed twice", s.name),
+            );
         }
-        p.checker.number(format!("{at}.nbb"), s.nbb, Range::Positive);
-        p.checker.number(format!("{at}.nbo"), s.nbo, Range::Positive);
-        p.checker.number(format!("{at}.tick"), s.tick, Range::Positive);
+        p.checker
+            .number(format!("{at}.nbb"), s.nbb, Range::Positive);
+        p.checker
+            .number(format!("{at}.nbo"), s.nbo, Range::Positive);
+        p.checker
+            .number(format!("{at}.tick"), s.tick, Range::Positive);
         if let Some(step) = s.price_step {
-            p.checker.number(format!("{at}.price_step"), step, Range::Positive);
+            p.checker
+                .number(format!("{at}.price_step"), step, Range::Positive);
         }
         let step = s.step();
         let mut levels = 0;
@@ -643,7 +653,10 @@ fn check_orders(
     for (j, order) in spec.orders.iter().enumerate() {
         let here = format!("{at}.orders[{j}]");
         if !ids.insert(order.id.as_str()) {
-            p.fail(format!("{here}.id"), format!("order id `{}` is used twice", order.id));
+            p.fail(
+                format!("{here}.id"),
+                format!("order id `{}` is used twice", order.id),
+            );
         }
         if order.id.is_empty() {
             p.fail(format!("{here}.id"), "an order needs an id");
@@ -662,7 +675,10 @@ fn check_orders(
         if order.quantity == 0 || order.quantity > MAX_QUANTITY {
             p.fail(
                 format!("{here}.quantity"),
-                format!("must be in [1, {MAX_QUANTITY}] shares, got {}", order.quantity),
+                format!(
+                    "must be in [1, {MAX_QUANTITY}] shares, got {}",
+                    order.quantity
+                ),
             );
         }
         if let (Some(limit), Some(s)) = (order.limit, symbol) {
@@ -760,7 +776,10 @@ fn compile_logic(
                 match expr::parse(text).and_then(|n| expr::compile(&n, &context)) {
                     Ok(Value::Bool(c)) => c,
                     Ok(_) => {
-                        p.fail(path, "`when` must be a condition (a comparison), not a number");
+                        p.fail(
+                            path,
+                            "`when` must be a condition (a comparison), not a number",
+                        );
                         Vec::new()
                     }
                     Err(e) => {
@@ -776,8 +795,7 @@ fn compile_logic(
                 Placement::Orders
             }
             PlacementSpec::Notional(text) => {
-                notional(text, &format!("{here}.place"), &context, p)
-                    .unwrap_or(Placement::Orders)
+                notional(text, &format!("{here}.place"), &context, p).unwrap_or(Placement::Orders)
             }
             PlacementSpec::Basket(basket) => {
                 compile_basket(basket, &format!("{here}.place"), &context, p)
@@ -815,7 +833,10 @@ fn notional(
     let form = match expr::parse(text).and_then(|n| expr::compile(&n, context)) {
         Ok(Value::Linear(form)) => form,
         Ok(_) => {
-            p.fail(at, "Notional(...) takes a price times a fill, like `10.01 * qty(o)`");
+            p.fail(
+                at,
+                "Notional(...) takes a price times a fill, like `10.01 * qty(o)`",
+            );
             return None;
         }
         Err(e) => {
@@ -872,7 +893,10 @@ fn compile_basket(
             }
         }
         if *weight == 0 {
-            p.fail(here, format!("leg `{id}` has ratio 0; every leg needs ≥ 1 share per unit"));
+            p.fail(
+                here,
+                format!("leg `{id}` has ratio 0; every leg needs ≥ 1 share per unit"),
+            );
             ok = false;
         }
     }

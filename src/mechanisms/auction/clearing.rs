@@ -26,8 +26,8 @@ use std::time::Instant;
 
 use good_lp::solvers::microlp::microlp;
 use good_lp::{
-    Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolverModel,
-    Variable, WithTimeLimit, variable,
+    Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolverModel, Variable,
+    WithTimeLimit, variable,
 };
 
 use super::book::{Auction, Placement};
@@ -118,20 +118,6 @@ fn admitted(model: &Model, rule: &PriceRule, levels: u32) -> Option<Expression> 
     Some(e)
 }
 
-/// Max and min of Σ c·q over the box 0 ≤ q ≤ Q, plus a constant.
-fn box_range(terms: &[(f64, f64)], constant: f64) -> (f64, f64) {
-    let mut high = constant;
-    let mut low = constant;
-    for &(c, q) in terms {
-        if c > 0.0 {
-            high += c * q;
-        } else {
-            low += c * q;
-        }
-    }
-    (high, low)
-}
-
 fn build(auction: &Auction) -> Model {
     let mut vars = ProblemVariables::new();
     let mut constraints = Vec::new();
@@ -147,7 +133,9 @@ fn build(auction: &Auction) -> Model {
             if s.levels == 0 {
                 return Vec::new();
             }
-            let x: Vec<Variable> = (0..=s.levels).map(|_| vars.add(variable().binary())).collect();
+            let x: Vec<Variable> = (0..=s.levels)
+                .map(|_| vars.add(variable().binary()))
+                .collect();
             let mut one = Expression::with_capacity(x.len());
             for &v in &x {
                 one.add_mul(1.0, v);
@@ -165,7 +153,11 @@ fn build(auction: &Auction) -> Model {
         objective: Expression::with_capacity(auction.orders.len()),
     };
     // Balance: bought = sold, per symbol.
-    let mut balance: Vec<Expression> = auction.symbols.iter().map(|_| Expression::default()).collect();
+    let mut balance: Vec<Expression> = auction
+        .symbols
+        .iter()
+        .map(|_| Expression::default())
+        .collect();
     for (o, order) in auction.orders.iter().enumerate() {
         balance[order.symbol].add_mul(order.side.sign(), model.fills[o]);
     }
@@ -194,24 +186,30 @@ fn plain_bidder(auction: &Auction, bidder: &super::book::Bidder, model: &mut Mod
             .add_mul(order.side.sign() * limit, model.fills[o]);
         let rule = rules::unit_rule(&auction.symbols, order.symbol, order.side, limit);
         let levels = auction.symbols[order.symbol].levels;
-        if let Some(admitted) = admitted(model, &rule, levels) {
-            let mut c = Expression::default();
-            c.add_mul(1.0, model.fills[o]);
-            model
-                .constraints
-                .push(c.leq(admitted * f64::from(order.quantity)));
-        }
+        price_gate(
+            model,
+            &rule,
+            levels,
+            model.fills[o],
+            f64::from(order.quantity),
+        );
     }
 }
 
-/// A bidder with logic: one binary per alternative, at most one on.
+/// A bidder with logic, in the convex-hull (disaggregated) form of its disjunction: each
+/// alternative `a` has a binary `y_a` (at most one on) and its own copy `q_a` of the
+/// bidder's fills, with `q = Σ_a q_a`. Each condition `c·q + d ≤ 0` is written in
+/// perspective, `c·q_a + d·y_a ≤ 0`, so `y_a = 0` forces `q_a = 0` and `y_a = 1` imposes
+/// the condition; the value is Σ_a value_a(q_a), linear. No big-M is needed except for a
+/// basket's net price, whose range is the NBBO's. This relaxation is the tightest
+/// possible for a union of polytopes (Balas), which keeps branch-and-bound short even
+/// for large share counts.
 fn conditional_bidder(
     auction: &Auction,
     bidder: &super::book::Bidder,
     model: &mut Model,
 ) -> Vec<Variable> {
     let orders = rules::orders_of(auction, bidder);
-    let q: Vec<Variable> = bidder.orders.clone().map(|o| model.fills[o]).collect();
     let cap: Vec<f64> = orders.iter().map(|o| f64::from(o.quantity)).collect();
     let y: Vec<Variable> = bidder
         .alternatives
@@ -222,64 +220,87 @@ fn conditional_bidder(
     for &v in &y {
         any.add_mul(1.0, v);
     }
-    model.constraints.push(any.clone().leq(1.0));
-    // No fill without an active alternative.
-    for (j, &qj) in q.iter().enumerate() {
-        let mut c = Expression::default();
-        c.add_mul(1.0, qj);
-        model.constraints.push(c.leq(any.clone() * cap[j]));
-    }
-    // Each alternative's value as an expression, and its range over the box.
-    let mut values = Vec::with_capacity(y.len());
+    model.constraints.push(any.leq(1.0));
+    // q_o = Σ_a q_{a,o}, collected as the copies are made.
+    let mut total: Vec<Expression> = orders.iter().map(|_| Expression::default()).collect();
     for (a, alternative) in bidder.alternatives.iter().enumerate() {
-        let off = |m: f64| -> Expression { (Expression::from(1.0) - y[a]) * m };
-        for c in &alternative.conditions {
-            let terms: Vec<(f64, f64)> = c.expr.terms.iter().map(|(&o, &k)| (k, cap[o])).collect();
-            let mut e = Expression::from(c.expr.constant);
-            for (&o, &k) in &c.expr.terms {
-                e.add_mul(k, q[o]);
-            }
-            let (high, low) = box_range(&terms, c.expr.constant);
-            if high > 0.0 {
-                model.constraints.push(e.clone().leq(off(high)));
-            }
-            if c.equality && low < 0.0 {
-                model.constraints.push((-e).leq(off(-low)));
+        // The orders this alternative may fill, and how.
+        let fills: Vec<Option<Variable>> = match &alternative.placement {
+            Placement::Orders => orders
+                .iter()
+                .map(|o| Some(model.vars.add(variable().integer().min(0).max(o.quantity))))
+                .collect(),
+            Placement::UnitPrice { order, .. } => (0..orders.len())
+                .map(|j| {
+                    (j == *order).then(|| {
+                        model
+                            .vars
+                            .add(variable().integer().min(0).max(orders[j].quantity))
+                    })
+                })
+                .collect(),
+            // A basket's legs are w·u: continuous copies pinned to the integer units.
+            Placement::Basket { legs, .. } => (0..orders.len())
+                .map(|j| {
+                    legs.iter()
+                        .any(|&(l, _)| l == j)
+                        .then(|| model.vars.add(variable().min(0).max(orders[j].quantity)))
+                })
+                .collect(),
+        };
+        for (j, copy) in fills.iter().enumerate() {
+            if let Some(v) = copy {
+                total[j].add_mul(1.0, *v);
+                // Off when the alternative is off.
+                model
+                    .constraints
+                    .push(Expression::from(*v).leq(y[a] * cap[j]));
             }
         }
-        let (value, range) = match &alternative.placement {
-            Placement::Orders => {
-                let mut v = Expression::default();
-                let mut terms = Vec::new();
-                for (j, order) in orders.iter().enumerate() {
-                    let c = order.side.sign() * order.limit.unwrap_or(0.0);
-                    v.add_mul(c, q[j]);
-                    terms.push((c, cap[j]));
-                    let rule = rules::unit_rule(
-                        &auction.symbols,
-                        order.symbol,
-                        order.side,
-                        order.limit.unwrap_or(0.0),
-                    );
-                    price_gate(model, &rule, auction.symbols[order.symbol].levels, q[j], cap[j], off(cap[j]));
+        for c in &alternative.conditions {
+            let mut e = Expression::default();
+            e.add_mul(c.expr.constant, y[a]);
+            // Orders this alternative cannot fill are 0 in its copy.
+            for (&o, &k) in &c.expr.terms {
+                if let Some(v) = fills[o] {
+                    e.add_mul(k, v);
                 }
-                (v, box_range(&terms, 0.0))
+            }
+            if c.equality {
+                model.constraints.push(e.eq(0.0));
+            } else {
+                model.constraints.push(e.leq(0.0));
+            }
+        }
+        match &alternative.placement {
+            Placement::Orders => {
+                for (j, order) in orders.iter().enumerate() {
+                    let limit = order.limit.unwrap_or(0.0);
+                    model
+                        .objective
+                        .add_mul(order.side.sign() * limit, fills[j].expect("copy"));
+                    let rule = rules::unit_rule(&auction.symbols, order.symbol, order.side, limit);
+                    price_gate(
+                        model,
+                        &rule,
+                        auction.symbols[order.symbol].levels,
+                        fills[j].expect("copy"),
+                        cap[j],
+                    );
+                }
             }
             Placement::UnitPrice { order, price } => {
-                for (j, &qj) in q.iter().enumerate() {
-                    if j != *order {
-                        let mut c = Expression::default();
-                        c.add_mul(1.0, qj);
-                        model.constraints.push(c.leq(off(cap[j])));
-                    }
-                }
                 let o = &orders[*order];
+                let q = fills[*order].expect("copy");
+                model.objective.add_mul(o.side.sign() * price, q);
                 let rule = rules::unit_rule(&auction.symbols, o.symbol, o.side, *price);
-                price_gate(model, &rule, auction.symbols[o.symbol].levels, q[*order], cap[*order], off(cap[*order]));
-                let c = o.side.sign() * price;
-                let mut v = Expression::default();
-                v.add_mul(c, q[*order]);
-                (v, box_range(&[(c, cap[*order])], 0.0))
+                price_gate(
+                    model,
+                    &rule,
+                    auction.symbols[o.symbol].levels,
+                    q,
+                    cap[*order],
+                );
             }
             Placement::Basket {
                 legs,
@@ -293,53 +314,34 @@ fn conditional_bidder(
                     .unwrap_or(0)
                     .min(*max_units);
                 let u = model.vars.add(variable().integer().min(0).max(most));
-                let mut gate = Expression::default();
-                gate.add_mul(1.0, u);
-                model.constraints.push(gate.leq(y[a] * f64::from(most)));
-                for (j, &qj) in q.iter().enumerate() {
+                model
+                    .constraints
+                    .push(Expression::from(u).leq(y[a] * f64::from(most)));
+                for &(j, w) in legs {
                     let mut c = Expression::default();
-                    c.add_mul(1.0, qj);
-                    match legs.iter().find(|&&(o, _)| o == j) {
-                        Some(&(_, w)) => {
-                            c.add_mul(-f64::from(w), u);
-                            model.constraints.push(c.clone().leq(off(cap[j])));
-                            model.constraints.push((-c).leq(off(f64::from(w) * f64::from(most))));
-                        }
-                        None => model.constraints.push(c.leq(off(cap[j]))),
-                    }
+                    c.add_mul(1.0, fills[j].expect("leg copy"));
+                    c.add_mul(-f64::from(w), u);
+                    model.constraints.push(c.eq(0.0));
                 }
-                basket_price_gate(auction, orders, legs, *net_price, model, off);
-                let mut v = Expression::default();
-                v.add_mul(*net_price, u);
-                let extreme = net_price * f64::from(most);
-                (v, (extreme.max(0.0), extreme.min(0.0)))
+                basket_price_gate(auction, orders, legs, *net_price, y[a], model);
+                model.objective.add_mul(*net_price, u);
             }
-        };
-        values.push((value, range));
+        }
     }
-    let high = values.iter().map(|(_, (h, _))| *h).fold(0.0, f64::max);
-    let low = values.iter().map(|(_, (_, l))| *l).fold(0.0, f64::min);
-    let v = model.vars.add(variable().min(low).max(high));
-    if high > 0.0 {
-        model.constraints.push(Expression::from(v).leq(any * high));
+    for (j, e) in total.into_iter().enumerate() {
+        let mut c = e;
+        c.add_mul(-1.0, model.fills[bidder.orders.start + j]);
+        model.constraints.push(c.eq(0.0));
     }
-    for (a, (value, (_, alt_low))) in values.into_iter().enumerate() {
-        let m = high - alt_low;
-        model
-            .constraints
-            .push(Expression::from(v).leq(value + (Expression::from(1.0) - y[a]) * m));
-    }
-    model.objective.add_mul(1.0, v);
     y
 }
 
-/// `q ≤ Q·(admitted levels) + slack`: the order fills only at prices its rule admits,
-/// unless `slack` (zero when the alternative is on) frees it.
-fn price_gate(model: &mut Model, rule: &PriceRule, levels: u32, q: Variable, cap: f64, slack: Expression) {
+/// `q ≤ Q·(admitted levels)`: the order fills only at prices its rule admits.
+fn price_gate(model: &mut Model, rule: &PriceRule, levels: u32, q: Variable, cap: f64) {
     if let Some(admitted) = admitted(model, rule, levels) {
         let mut c = Expression::default();
         c.add_mul(1.0, q);
-        model.constraints.push(c.leq(admitted * cap + slack));
+        model.constraints.push(c.leq(admitted * cap));
     }
 }
 
@@ -349,8 +351,8 @@ fn basket_price_gate(
     orders: &[super::book::Order],
     legs: &[(usize, u32)],
     net_price: f64,
+    on: Variable,
     model: &mut Model,
-    off: impl Fn(f64) -> Expression,
 ) {
     let mut lhs = Expression::default();
     let mut high = 0.0;
@@ -366,7 +368,9 @@ fn basket_price_gate(
     }
     let m = high - net_price;
     if m > 0.0 {
-        model.constraints.push(lhs.leq(Expression::from(net_price) + off(m)));
+        model
+            .constraints
+            .push(lhs.leq(Expression::from(net_price) + (Expression::from(1.0) - on) * m));
     }
 }
 
@@ -436,7 +440,9 @@ pub fn clear(auction: &Auction) -> Result<Clearing, ClearingError> {
     for (b, bidder) in auction.bidders.iter().enumerate() {
         let orders = rules::orders_of(auction, bidder);
         let local = &fill_values[bidder.orders.clone()];
-        let value = active[b].map_or(0.0, |a| rules::value(&bidder.alternatives[a], orders, local));
+        let value = active[b].map_or(0.0, |a| {
+            rules::value(&bidder.alternatives[a], orders, local)
+        });
         let paid: f64 = orders
             .iter()
             .zip(local)
@@ -478,7 +484,12 @@ fn solver_error(e: ResolutionError, stage: u8, limit: f64) -> ClearingError {
     }
 }
 
-fn check_status(status: SolutionStatus, stage: u8, limit: f64, accept: bool) -> Result<bool, ClearingError> {
+fn check_status(
+    status: SolutionStatus,
+    stage: u8,
+    limit: f64,
+    accept: bool,
+) -> Result<bool, ClearingError> {
     match status {
         SolutionStatus::Optimal => Ok(true),
         _ if accept => Ok(false),
@@ -489,7 +500,11 @@ fn check_status(status: SolutionStatus, stage: u8, limit: f64, accept: bool) -> 
     }
 }
 
-fn read(solution: &impl Solution, fills: &[Variable], choice: &[Vec<Variable>]) -> (Vec<u32>, Vec<Option<usize>>) {
+fn read(
+    solution: &impl Solution,
+    fills: &[Variable],
+    choice: &[Vec<Variable>],
+) -> (Vec<u32>, Vec<Option<usize>>) {
     let fills = fills
         .iter()
         .map(|&v| solution.value(v).round().max(0.0) as u32)
@@ -503,7 +518,11 @@ fn read(solution: &impl Solution, fills: &[Variable], choice: &[Vec<Variable>]) 
 
 /// The alternative each bidder's fills run under: the solver's choice, or for a plain
 /// bidder its one alternative; `None` when the bidder fills nothing.
-fn active_alternatives(auction: &Auction, fills: &[u32], chosen: &[Option<usize>]) -> Vec<Option<usize>> {
+fn active_alternatives(
+    auction: &Auction,
+    fills: &[u32],
+    chosen: &[Option<usize>],
+) -> Vec<Option<usize>> {
     auction
         .bidders
         .iter()
@@ -549,7 +568,12 @@ pub fn clearing_prices(
     for (b, bidder) in auction.bidders.iter().enumerate() {
         let Some(a) = active[b] else { continue };
         let local = &fills[bidder.orders.clone()];
-        for rule in rules::price_rules(&bidder.alternatives[a], rules::orders_of(auction, bidder), symbols, local) {
+        for rule in rules::price_rules(
+            &bidder.alternatives[a],
+            rules::orders_of(auction, bidder),
+            symbols,
+            local,
+        ) {
             match rule {
                 PriceRule::AtMost { symbol, level } => high[symbol] = high[symbol].min(level),
                 PriceRule::AtLeast { symbol, level } => low[symbol] = low[symbol].max(level),
@@ -565,7 +589,9 @@ pub fn clearing_prices(
         let mut involved: Vec<usize> = coupled
             .iter()
             .flat_map(|r| match r {
-                PriceRule::Linear { terms, .. } => terms.iter().map(|&(s, _)| s).collect::<Vec<_>>(),
+                PriceRule::Linear { terms, .. } => {
+                    terms.iter().map(|&(s, _)| s).collect::<Vec<_>>()
+                }
                 _ => Vec::new(),
             })
             .collect();
@@ -573,18 +599,33 @@ pub fn clearing_prices(
         involved.dedup();
         let k: Vec<Variable> = involved
             .iter()
-            .map(|&s| vars.add(variable().integer().min(low[s].max(0) as f64).max(high[s] as f64)))
+            .map(|&s| {
+                vars.add(
+                    variable()
+                        .integer()
+                        .min(low[s].max(0) as f64)
+                        .max(high[s] as f64),
+                )
+            })
             .collect();
-        let d: Vec<Variable> = involved.iter().map(|_| vars.add(variable().min(0.0))).collect();
+        let d: Vec<Variable> = involved
+            .iter()
+            .map(|_| vars.add(variable().min(0.0)))
+            .collect();
         let mut distance = Expression::default();
         for &di in &d {
             distance.add_mul(1.0, di);
         }
-        let mut problem = vars.minimise(distance).using(microlp).with_time_limit(limit);
+        let mut problem = vars
+            .minimise(distance)
+            .using(microlp)
+            .with_time_limit(limit);
         for (i, &s) in involved.iter().enumerate() {
             let centre = (low[s] + high[s]) as f64;
             problem.add_constraint((Expression::from(k[i]) * 2.0 - centre).leq(d[i]));
-            problem.add_constraint((Expression::from(centre) - Expression::from(k[i]) * 2.0).leq(d[i]));
+            problem.add_constraint(
+                (Expression::from(centre) - Expression::from(k[i]) * 2.0).leq(d[i]),
+            );
         }
         for rule in &coupled {
             if let PriceRule::Linear { terms, bound } = rule {
@@ -626,12 +667,18 @@ pub fn verify(auction: &Auction, clearing: &Clearing) -> Result<(), String> {
     for (o, order) in auction.orders.iter().enumerate() {
         let q = clearing.fills[o];
         if q > order.quantity {
-            return Err(format!("order {o} fills {q} > its {} shares", order.quantity));
+            return Err(format!(
+                "order {o} fills {q} > its {} shares",
+                order.quantity
+            ));
         }
         net[order.symbol] += order.side.sign() as i64 * i64::from(q);
     }
     if let Some(s) = net.iter().position(|&n| n != 0) {
-        return Err(format!("symbol {} is unbalanced by {} shares", symbols[s].name, net[s]));
+        return Err(format!(
+            "symbol {} is unbalanced by {} shares",
+            symbols[s].name, net[s]
+        ));
     }
     let levels: Vec<u32> = clearing.levels.iter().map(|l| l.unwrap_or(0)).collect();
     let mut total = 0.0;
@@ -640,13 +687,19 @@ pub fn verify(auction: &Auction, clearing: &Clearing) -> Result<(), String> {
         let local = &clearing.fills[bidder.orders.clone()];
         match clearing.active[b] {
             None if local.iter().any(|&q| q > 0) => {
-                return Err(format!("bidder {} fills with no active alternative", bidder.name));
+                return Err(format!(
+                    "bidder {} fills with no active alternative",
+                    bidder.name
+                ));
             }
             None => {}
             Some(a) => {
                 let alternative = &bidder.alternatives[a];
                 if !rules::admits(alternative, local) {
-                    return Err(format!("bidder {}'s fills {local:?} break alternative {a}", bidder.name));
+                    return Err(format!(
+                        "bidder {}'s fills {local:?} break alternative {a}",
+                        bidder.name
+                    ));
                 }
                 for rule in rules::price_rules(alternative, orders, symbols, local) {
                     if !rule.holds(symbols, &levels) {
@@ -665,7 +718,10 @@ pub fn verify(auction: &Auction, clearing: &Clearing) -> Result<(), String> {
         }
     }
     if (total - clearing.surplus).abs() > 1e-6 * total.abs().max(1.0) {
-        return Err(format!("stated surplus {} but the fills are worth {total}", clearing.surplus));
+        return Err(format!(
+            "stated surplus {} but the fills are worth {total}",
+            clearing.surplus
+        ));
     }
     Ok(())
 }

@@ -177,8 +177,7 @@ fn lex(text: &str) -> Result<Vec<(Token, Span)>, ExprError> {
             i += 1;
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
-        {
+        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
@@ -218,7 +217,10 @@ fn lex(text: &str) -> Result<Vec<(Token, Span)>, ExprError> {
             if i == chars.len() {
                 return error(span(i), "unterminated quoted name");
             }
-            tokens.push((Token::Str(chars[start + 1..i].iter().collect()), span(i + 1)));
+            tokens.push((
+                Token::Str(chars[start + 1..i].iter().collect()),
+                span(i + 1),
+            ));
             i += 1;
             continue;
         }
@@ -244,7 +246,10 @@ fn lex(text: &str) -> Result<Vec<(Token, Span)>, ExprError> {
             '!' => Token::Op("!"),
             '=' => return error(span(i + 1), "`=` is not an operator; compare with `==`"),
             '&' | '|' => {
-                return error(span(i + 1), format!("`{c}` alone is not an operator; `{c}{c}`?"));
+                return error(
+                    span(i + 1),
+                    format!("`{c}` alone is not an operator; `{c}{c}`?"),
+                );
             }
             _ => return error(span(i + 1), format!("unexpected character `{c}`")),
         };
@@ -476,7 +481,10 @@ impl Parser {
                 span,
             }),
             Token::Ident(name) => self.call(name, span),
-            other => error(span, format!("expected a value, found {}", describe(&other))),
+            other => error(
+                span,
+                format!("expected a value, found {}", describe(&other)),
+            ),
         }
     }
 
@@ -532,7 +540,11 @@ impl Parser {
                     arg_span,
                     format!(
                         "`{name}` takes {} name, found {}",
-                        if market.is_some() { "a symbol" } else { "an order" },
+                        if market.is_some() {
+                            "a symbol"
+                        } else {
+                            "an order"
+                        },
                         describe(&other)
                     ),
                 );
@@ -601,12 +613,7 @@ impl Affine {
 
     /// The value at `fills` (indexed by order).
     pub fn eval(&self, fills: &[f64]) -> f64 {
-        self.constant
-            + self
-                .terms
-                .iter()
-                .map(|(&o, &c)| c * fills[o])
-                .sum::<f64>()
+        self.constant + self.terms.iter().map(|(&o, &c)| c * fills[o]).sum::<f64>()
     }
 
     /// Whether every coefficient and the constant are whole numbers.
@@ -712,7 +719,10 @@ pub fn compile(node: &Node, context: &dyn Context) -> Result<Value, ExprError> {
                     );
                 }
                 ArithOp::Div if !r.is_constant() => {
-                    return error(right.span, "the divisor must be a constant, not a fill quantity");
+                    return error(
+                        right.span,
+                        "the divisor must be a constant, not a fill quantity",
+                    );
                 }
                 ArithOp::Div if r.constant == 0.0 => {
                     return error(right.span, "division by zero");

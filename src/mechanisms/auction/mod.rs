@@ -15,4 +15,5 @@ pub mod book;
 pub mod clearing;
 pub mod expr;
 pub mod reference;
+pub mod report;
 pub mod rules;

@@ -75,7 +75,9 @@ pub fn basket_units(legs: &[(usize, u32)], fills: &[u32]) -> Option<u32> {
         return None;
     }
     let units = fills[first] / weight;
-    let fits = legs.iter().all(|&(o, w)| u64::from(fills[o]) == u64::from(units) * u64::from(w))
+    let fits = legs
+        .iter()
+        .all(|&(o, w)| u64::from(fills[o]) == u64::from(units) * u64::from(w))
         && (0..fills.len()).all(|o| legs.iter().any(|&(l, _)| l == o) || fills[o] == 0);
     fits.then_some(units)
 }
