@@ -408,3 +408,67 @@ fn every_template_book_clears_to_its_hand_computed_result() {
         );
     }
 }
+
+/// Bad books are refused with every problem at its file:line:column and field path.
+#[test]
+fn bad_books_are_refused_with_positions() {
+    let text = r#"(
+    symbols: [(name: "XYZ", nbb: 10.00, nbo: 10.01, tick: 0.01)],
+    bidders: [
+        (name: "a", orders: [(id: "o", symbol: "ABC", side: Buy, quantity: 100, limit: 10.01)]),
+        (name: "b", orders: [(id: "o", symbol: "XYZ", side: Sell, quantity: 100, limit: 30.0)]),
+        (name: "c", orders: [(id: "o", symbol: "XYZ", side: Buy, quantity: 10)],
+         logic: [(when: "qty(o) <= 5 +", place: Notional("10 * qty(o)"))]),
+        (name: "d", orders: [(id: "x", symbol: "XYZ", side: Buy, quantity: 10)],
+         logic: [(place: Basket(legs: [], net_price: "1", max_units: 1)),
+                 (place: Basket(legs: [("x", 0)], net_price: "1", max_units: 1))]),
+    ],
+)"#;
+    let error = parse_book(text, Path::new("bad.ron")).expect_err("bad book").to_string();
+    for expected in [
+        "bad.ron:4:48  bidders[0].orders[0].symbol: unknown symbol `ABC`; the book lists `XYZ`",
+        "bad.ron:5:89  bidders[1].orders[0].limit: limit 30 is outside the price bounds",
+        // The quote is at column 25 and `+` at 38; the missing operand is reported where
+        // the expression ends, just after it.
+        "bad.ron:7:39  bidders[2].logic[0].when: bidder logic: expected a value, found end of expression",
+        "bidders[3].logic[0].place.legs: a basket needs at least one leg",
+        "bidders[3].logic[1].place.legs[0]: leg `x` has ratio 0",
+    ] {
+        assert!(error.contains(expected), "missing {expected:?} in\n{error}");
+    }
+    let malformed = parse_book("(symbols: [], bidders: [], extra: 1)", Path::new("m.ron"))
+        .expect_err("unknown field")
+        .to_string();
+    assert!(malformed.contains("m.ron:1:") && malformed.contains("extra"), "{malformed}");
+    let empty = parse_book("(symbols: [], bidders: [])", Path::new("e.ron")).expect_err("empty").to_string();
+    assert!(empty.contains("symbols: a book needs at least one symbol"), "{empty}");
+    assert!(empty.contains("bidders: a book needs at least one bidder"), "{empty}");
+}
+
+/// `dealersim auction` on a bad book exits 2 and writes nothing; on a good one it writes
+/// both tables.
+#[test]
+fn the_cli_writes_tables_or_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.ron");
+    std::fs::write(&bad, "(symbols: [(name: \"X\", nbb: 1.0, nbo: 0.5, tick: 0.01)], bidders: [])").unwrap();
+    let out = dir.path().join("out");
+    let run = |book: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dealersim"))
+            .arg("auction")
+            .arg(book)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run dealersim")
+    };
+    let refused = run(&bad);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("crossed market"));
+    assert!(!out.exists(), "a refused book must write nothing");
+    let good = run(Path::new("scenarios/auction/spec_midpoint.ron"));
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(stdout.contains("10.0050"), "{stdout}");
+    assert!(out.join("auction_symbols.parquet").exists() && out.join("auction_fills.parquet").exists());
+}
