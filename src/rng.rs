@@ -38,6 +38,9 @@ pub enum StreamDomain {
     /// A quote-control environment's draws: mid moves, fills (index = the environment's
     /// path number; `reset(seed)` uses index 0).
     QuoteControl = 10,
+    /// An auction trader's orders (index = auction number · 2³² + trader; a generated
+    /// book's bidder `b` uses the book's number in place of the auction's).
+    Auction = 11,
 }
 
 /// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.

@@ -41,285 +41,43 @@ fn spec_vector_two_fills_the_higher_buyer() {
 // ---------------------------------------------------------------------------------------
 // Random small books, every template, against brute force.
 
-mod random {
-    use dealersim::mechanisms::auction::book::{
-        AlternativeSpec, BasketSpec, BidderSpec, Book, ClearingOptions, OrderSpec, PlacementSpec,
-        Side, SymbolQuote,
+/// A small random book from the library's template generator: 1–3 symbols with one- or
+/// two-tick spreads, bidders of every template until 8 orders, fills of 1–3 lots of one
+/// share, limits within a step of the NBBO.
+fn small_book(seed: u64) -> dealersim::mechanisms::auction::book::Book {
+    use dealersim::mechanisms::auction::book::{Book, ClearingOptions, SymbolQuote};
+    use dealersim::mechanisms::auction::generate::{Shape, TemplateMix, random_bidder};
+    let symbols: Vec<SymbolQuote> = (0..1 + (seed % 3) as usize)
+        .map(|i| {
+            let nbb = [10.0, 20.0, 5.0][i];
+            SymbolQuote {
+                name: ["AAA", "BBB", "CCC"][i].into(),
+                nbb,
+                nbo: nbb + 0.01 * (1 + (seed / 3 + i as u64) % 2) as f64,
+                tick: 0.01,
+                price_step: None,
+            }
+        })
+        .collect();
+    let shape = Shape {
+        lot: 1,
+        max_lots: 3,
+        limit_spread_steps: 1,
     };
-    use rand::{RngExt, SeedableRng};
-    use rand_xoshiro::Xoshiro256PlusPlus;
-
-    pub struct Generator {
-        rng: Xoshiro256PlusPlus,
-        symbols: Vec<SymbolQuote>,
-        orders_left: usize,
+    let mut bidders = Vec::new();
+    let mut orders = 0;
+    for index in 0..16 {
+        let bidder = random_bidder(seed, 0, index, &symbols, &TemplateMix::uniform(), shape);
+        if orders + bidder.orders.len() > 8 {
+            break;
+        }
+        orders += bidder.orders.len();
+        bidders.push(bidder);
     }
-
-    fn order(
-        id: &str,
-        symbol: &SymbolQuote,
-        side: Side,
-        quantity: u32,
-        limit: Option<f64>,
-    ) -> OrderSpec {
-        OrderSpec {
-            id: id.into(),
-            symbol: symbol.name.clone(),
-            side,
-            quantity,
-            limit,
-        }
-    }
-
-    fn when(text: String, place: PlacementSpec) -> AlternativeSpec {
-        AlternativeSpec {
-            when: Some(text),
-            place,
-        }
-    }
-
-    impl Generator {
-        pub fn new(seed: u64) -> Self {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-            let n = rng.random_range(1..=3usize);
-            let symbols = (0..n)
-                .map(|i| {
-                    let nbb = [10.0, 20.0, 5.0][i];
-                    let ticks = rng.random_range(1..=2) as f64;
-                    SymbolQuote {
-                        name: ["AAA", "BBB", "CCC"][i].into(),
-                        nbb,
-                        nbo: nbb + 0.01 * ticks,
-                        tick: 0.01,
-                        price_step: None,
-                    }
-                })
-                .collect();
-            Self {
-                rng,
-                symbols,
-                orders_left: 8,
-            }
-        }
-
-        fn symbol(&mut self) -> SymbolQuote {
-            let i = self.rng.random_range(0..self.symbols.len());
-            self.symbols[i].clone()
-        }
-
-        fn side(&mut self) -> Side {
-            if self.rng.random_bool(0.5) {
-                Side::Buy
-            } else {
-                Side::Sell
-            }
-        }
-
-        /// A limit near the market: NBB − 1 step .. NBO + 1 step, on the half-tick grid.
-        fn limit(&mut self, s: &SymbolQuote) -> f64 {
-            let steps = ((s.nbo - s.nbb) / 0.005).round() as i64;
-            let k = self.rng.random_range(-1..=steps + 1);
-            ((s.nbb + 0.005 * k as f64) * 1000.0).round() / 1000.0
-        }
-
-        fn quantity(&mut self) -> u32 {
-            self.rng.random_range(1..=3)
-        }
-
-        pub fn book(mut self) -> Book {
-            let mut bidders = Vec::new();
-            while self.orders_left > 0 {
-                let template = self.rng.random_range(0..8);
-                let needs = if template >= 4 { 2 } else { 1 };
-                if needs > self.orders_left || (needs == 2 && self.symbols.len() < 2) {
-                    if !bidders.is_empty() && self.rng.random_bool(0.3) {
-                        break;
-                    }
-                    continue;
-                }
-                self.orders_left -= needs;
-                let name = format!("b{}", bidders.len());
-                bidders.push(self.bidder(template, name));
-                if self.rng.random_bool(0.15) {
-                    break;
-                }
-            }
-            Book {
-                symbols: self.symbols,
-                bidders,
-                clearing: ClearingOptions::default(),
-            }
-        }
-
-        fn two_symbols(&mut self) -> (SymbolQuote, SymbolQuote) {
-            let i = self.rng.random_range(0..self.symbols.len());
-            let j = (i + self.rng.random_range(1..self.symbols.len())) % self.symbols.len();
-            (self.symbols[i].clone(), self.symbols[j].clone())
-        }
-
-        fn bidder(&mut self, template: u32, name: String) -> BidderSpec {
-            let (orders, logic) = match template {
-                // A plain limit order.
-                0 => {
-                    let s = self.symbol();
-                    let (side, q, l) = (self.side(), self.quantity(), self.limit(&s));
-                    (vec![order("o", &s, side, q, Some(l))], Vec::new())
-                }
-                // Price–quantity tier curve: two tiers, the larger at a worse price.
-                1 => {
-                    let s = self.symbol();
-                    let side = self.side();
-                    let q = self.rng.random_range(2..=4);
-                    let cut = self.rng.random_range(1..q);
-                    let (a, b) = (self.limit(&s), self.limit(&s));
-                    (
-                        vec![order("o", &s, side, q, None)],
-                        vec![
-                            when(
-                                format!("0 <= qty(o) <= {cut}"),
-                                PlacementSpec::Notional(format!("{a} * qty(o)")),
-                            ),
-                            when(
-                                format!("{cut} < qty(o) <= {q}"),
-                                PlacementSpec::Notional(format!("{b} * qty(o)")),
-                            ),
-                        ],
-                    )
-                }
-                // Midpoint discretion: small size at the mid, more at the near touch.
-                2 => {
-                    let s = self.symbol();
-                    let side = self.side();
-                    let q = self.rng.random_range(2..=4);
-                    let cut = self.rng.random_range(1..q);
-                    let touch = if side == Side::Buy { "NBB" } else { "NBO" };
-                    (
-                        vec![order("o", &s, side, q, None)],
-                        vec![
-                            when(
-                                format!("qty(o) <= {cut}"),
-                                PlacementSpec::Notional(format!("MID({}) * qty(o)", s.name)),
-                            ),
-                            when(
-                                format!("{cut} < qty(o)"),
-                                PlacementSpec::Notional(format!("{touch}({}) * qty(o)", s.name)),
-                            ),
-                        ],
-                    )
-                }
-                // Dynamic percent-of-spread, two tiers.
-                3 => {
-                    let s = self.symbol();
-                    let side = self.side();
-                    let q = self.rng.random_range(2..=4);
-                    let cut = self.rng.random_range(1..q);
-                    let price = |pct: f64| match side {
-                        Side::Buy => format!("(NBO({0}) - {pct} * SPREAD({0})) * qty(o)", s.name),
-                        Side::Sell => format!("(NBB({0}) + {pct} * SPREAD({0})) * qty(o)", s.name),
-                    };
-                    (
-                        vec![order("o", &s, side, q, None)],
-                        vec![
-                            when(
-                                format!("qty(o) <= {cut}"),
-                                PlacementSpec::Notional(price(0.5)),
-                            ),
-                            when(
-                                format!("{cut} < qty(o)"),
-                                PlacementSpec::Notional(price(0.0)),
-                            ),
-                        ],
-                    )
-                }
-                // Weighted basket: fills in fixed ratios, each at its limit.
-                4 => {
-                    let (s, t) = self.two_symbols();
-                    let side = self.side();
-                    let (wa, wb) = (
-                        self.rng.random_range(1..=2u32),
-                        self.rng.random_range(1..=2u32),
-                    );
-                    let (la, lb) = (self.limit(&s), self.limit(&t));
-                    (
-                        vec![
-                            order("a", &s, side, 2 * wa, Some(la)),
-                            order("b", &t, side, 2 * wb, Some(lb)),
-                        ],
-                        vec![when(
-                            format!("all_eq(qty(a) / {wa}, qty(b) / {wb})"),
-                            PlacementSpec::Orders,
-                        )],
-                    )
-                }
-                // Net-price basket: units of (1 a, 1 b) at a net price per unit.
-                5 => {
-                    let (s, t) = self.two_symbols();
-                    let (side_a, side_b) = (self.side(), self.side());
-                    let mid = |x: &SymbolQuote, side: Side| side.sign() * 0.5 * (x.nbb + x.nbo);
-                    let net = mid(&s, side_a)
-                        + mid(&t, side_b)
-                        + 0.005 * self.rng.random_range(-2..=2) as f64;
-                    let units = self.rng.random_range(1..=3);
-                    (
-                        vec![
-                            order("a", &s, side_a, units, None),
-                            order("b", &t, side_b, units, None),
-                        ],
-                        vec![AlternativeSpec {
-                            when: None,
-                            place: PlacementSpec::Basket(BasketSpec {
-                                legs: vec![("a".into(), 1), ("b".into(), 1)],
-                                net_price: format!("{net}"),
-                                max_units: units,
-                            }),
-                        }],
-                    )
-                }
-                // Basket of substitutes: a notional cap over two buys (or sells).
-                6 => {
-                    let (s, t) = self.two_symbols();
-                    let side = self.side();
-                    let (qa, qb) = (self.quantity(), self.quantity());
-                    let (la, lb) = (self.limit(&s), self.limit(&t));
-                    let cap = la * f64::from(qa.max(qb));
-                    (
-                        vec![
-                            order("a", &s, side, qa, Some(la)),
-                            order("b", &t, side, qb, Some(lb)),
-                        ],
-                        vec![when(
-                            format!("px(a) * qty(a) + px(b) * qty(b) <= {cap}"),
-                            PlacementSpec::Orders,
-                        )],
-                    )
-                }
-                // Dollar-neutral pair within a tolerance.
-                _ => {
-                    let (s, t) = self.two_symbols();
-                    let (qa, qb) = (self.quantity(), self.quantity());
-                    let (la, lb) = (self.limit(&s), self.limit(&t));
-                    let tolerance = 5.0 * f64::from(self.rng.random_range(1..=4u32));
-                    (
-                        vec![
-                            order("a", &s, Side::Buy, qa, Some(la)),
-                            order("b", &t, Side::Sell, qb, Some(lb)),
-                        ],
-                        vec![when(
-                            format!(
-                                "abs(MID({}) * qty(a) - MID({}) * qty(b)) <= {tolerance}",
-                                s.name, t.name
-                            ),
-                            PlacementSpec::Orders,
-                        )],
-                    )
-                }
-            };
-            BidderSpec {
-                name,
-                orders,
-                logic,
-            }
-        }
+    Book {
+        symbols,
+        bidders,
+        clearing: ClearingOptions::default(),
     }
 }
 
@@ -329,7 +87,7 @@ fn the_solver_matches_brute_force_on_a_thousand_random_books() {
     let mut traded = 0;
     let mut baskets = 0;
     for seed in 0..1000u64 {
-        let book = random::Generator::new(seed).book();
+        let book = small_book(seed);
         let auction =
             compile_book(&book).unwrap_or_else(|p| panic!("seed {seed}: {p:?}\n{book:?}"));
         let clearing = clear(&auction).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
@@ -424,7 +182,9 @@ fn bad_books_are_refused_with_positions() {
                  (place: Basket(legs: [("x", 0)], net_price: "1", max_units: 1))]),
     ],
 )"#;
-    let error = parse_book(text, Path::new("bad.ron")).expect_err("bad book").to_string();
+    let error = parse_book(text, Path::new("bad.ron"))
+        .expect_err("bad book")
+        .to_string();
     for expected in [
         "bad.ron:4:48  bidders[0].orders[0].symbol: unknown symbol `ABC`; the book lists `XYZ`",
         "bad.ron:5:89  bidders[1].orders[0].limit: limit 30 is outside the price bounds",
@@ -439,10 +199,21 @@ fn bad_books_are_refused_with_positions() {
     let malformed = parse_book("(symbols: [], bidders: [], extra: 1)", Path::new("m.ron"))
         .expect_err("unknown field")
         .to_string();
-    assert!(malformed.contains("m.ron:1:") && malformed.contains("extra"), "{malformed}");
-    let empty = parse_book("(symbols: [], bidders: [])", Path::new("e.ron")).expect_err("empty").to_string();
-    assert!(empty.contains("symbols: a book needs at least one symbol"), "{empty}");
-    assert!(empty.contains("bidders: a book needs at least one bidder"), "{empty}");
+    assert!(
+        malformed.contains("m.ron:1:") && malformed.contains("extra"),
+        "{malformed}"
+    );
+    let empty = parse_book("(symbols: [], bidders: [])", Path::new("e.ron"))
+        .expect_err("empty")
+        .to_string();
+    assert!(
+        empty.contains("symbols: a book needs at least one symbol"),
+        "{empty}"
+    );
+    assert!(
+        empty.contains("bidders: a book needs at least one bidder"),
+        "{empty}"
+    );
 }
 
 /// `dealersim auction` on a bad book exits 2 and writes nothing; on a good one it writes
@@ -451,7 +222,11 @@ fn bad_books_are_refused_with_positions() {
 fn the_cli_writes_tables_or_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bad = dir.path().join("bad.ron");
-    std::fs::write(&bad, "(symbols: [(name: \"X\", nbb: 1.0, nbo: 0.5, tick: 0.01)], bidders: [])").unwrap();
+    std::fs::write(
+        &bad,
+        "(symbols: [(name: \"X\", nbb: 1.0, nbo: 0.5, tick: 0.01)], bidders: [])",
+    )
+    .unwrap();
     let out = dir.path().join("out");
     let run = |book: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_dealersim"))
@@ -467,8 +242,14 @@ fn the_cli_writes_tables_or_nothing() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("crossed market"));
     assert!(!out.exists(), "a refused book must write nothing");
     let good = run(Path::new("scenarios/auction/spec_midpoint.ron"));
-    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
     let stdout = String::from_utf8_lossy(&good.stdout);
     assert!(stdout.contains("10.0050"), "{stdout}");
-    assert!(out.join("auction_symbols.parquet").exists() && out.join("auction_fills.parquet").exists());
+    assert!(
+        out.join("auction_symbols.parquet").exists() && out.join("auction_fills.parquet").exists()
+    );
 }

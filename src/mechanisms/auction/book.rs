@@ -35,6 +35,19 @@ pub struct Book {
     pub clearing: ClearingOptions,
 }
 
+impl Book {
+    /// The book as RON text that [`parse_book`] reads back unchanged.
+    ///
+    /// # Errors
+    /// Only if serialisation fails, which plain data does not.
+    pub fn to_ron(&self) -> Result<String, ron::Error> {
+        let config = ron::ser::PrettyConfig::new()
+            .struct_names(false)
+            .extensions(crate::scenario::load::extensions());
+        ron::ser::to_string_pretty(self, config)
+    }
+}
+
 /// A symbol and its national best bid and offer at auction time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

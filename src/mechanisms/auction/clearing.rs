@@ -16,11 +16,16 @@
 //! and the bidder's value a variable `v ≤ value_a + M(1 − y_a)`. Plain limit orders need
 //! no variable beyond their fill, which keeps books of many simple orders small.
 //!
-//! **Stages.** (1) maximise surplus; (2) among allocations within [`SURPLUS_TOLERANCE`]
-//! of it, maximise Σ (2N − i)·q_i over orders in book order: more shares, then earlier
-//! orders (the tie rule); (3) prices from the fills alone ([`clearing_prices`]): the
-//! midpoint, on the grid, of each symbol's admissible levels (rounded down), or, where
-//! baskets couple symbols, the admissible levels nearest those midpoints.
+//! **Stages.** (1) maximise surplus; (2) the tie rule ([`time_priority`]): plain limit
+//! orders on the same side of a symbol at the same limit are interchangeable, so their
+//! total fill goes to them in book order, earliest first; other ties (equal surplus from
+//! different logic) are the solver's choice, deterministic for the same book since the
+//! model is built in book order and microlp is single-threaded; (3) prices from the fills
+//! alone ([`clearing_prices`]): the midpoint, on the grid, of each symbol's admissible
+//! levels (rounded down), or, where baskets couple symbols, the admissible levels nearest
+//! those midpoints. A second solve for a lexicographic tie rule over every bidder was
+//! tried and dropped: optimising over the optimal face made microlp's branch-and-bound
+//! hundreds of times slower on books of a few dozen orders.
 
 use std::time::Instant;
 
@@ -32,10 +37,6 @@ use good_lp::{
 
 use super::book::{Auction, Placement};
 use super::rules::{self, PriceRule};
-
-/// Stage 2 keeps the surplus within this of the optimum (relative, and at least 1e-7
-/// in absolute cash), the solver's own tolerance being ~1e-9.
-pub const SURPLUS_TOLERANCE: f64 = 1e-7;
 
 /// Why a book could not be cleared.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +50,7 @@ pub enum ClearingError {
     TimeLimit {
         /// The limit, seconds.
         limit_s: f64,
-        /// Which stage (1: surplus, 2: tie rule, 3: prices).
+        /// Which stage (1: surplus, 3: prices).
         stage: u8,
     },
     /// The solver failed (numerical trouble); the book is still valid.
@@ -384,55 +385,40 @@ pub fn clear(auction: &Auction) -> Result<Clearing, ClearingError> {
     let accept = auction.options.accept_time_limit;
     let mut optimal = true;
 
-    // Stage 1: the most surplus.
-    let model = build(auction);
-    let size = (model.vars.len(), model.constraints.len());
-    let Model {
-        vars,
-        constraints,
-        fills,
-        levels: _,
-        choice,
-        objective,
-    } = model;
-    let mut problem = vars
-        .maximise(objective.clone())
-        .using(microlp)
-        .with_time_limit(limit);
-    for c in &constraints {
-        problem.add_constraint(c.clone());
-    }
-    let first = problem.solve().map_err(|e| solver_error(e, 1, limit))?;
-    optimal &= check_status(first.status(), 1, limit, accept)?;
-    let best = objective.eval_with(&first);
-
-    // Stage 2: the tie rule, among allocations with (nearly) that surplus.
-    let n = auction.orders.len() as f64;
-    let model = build(auction);
-    let mut priority = Expression::with_capacity(auction.orders.len());
-    for (i, &q) in model.fills.iter().enumerate() {
-        priority.add_mul((2.0 * n - i as f64) / n, q);
-    }
-    let floor = best - SURPLUS_TOLERANCE * best.abs().max(1.0);
-    let mut tie = model
-        .vars
-        .maximise(priority)
-        .using(microlp)
-        .with_time_limit(limit);
-    for c in model.constraints {
-        tie.add_constraint(c);
-    }
-    tie.add_constraint(model.objective.clone().geq(floor));
-    let (fill_values, chosen) = match tie.solve() {
-        Ok(second) => {
-            optimal &= check_status(second.status(), 2, limit, accept)?;
-            read(&second, &model.fills, &model.choice)
+    // Stage 1: the most surplus, component by component (in parallel; each result lands
+    // in its own place, so the outcome does not depend on the threads).
+    use rayon::prelude::*;
+    let components = super::decompose::components(auction);
+    let solved: Vec<Result<Stage1, ClearingError>> = components
+        .par_iter()
+        .map(|component| solve_component(auction, component))
+        .collect();
+    let mut fill_values = vec![0u32; auction.orders.len()];
+    let mut chosen: Vec<Option<usize>> = vec![None; auction.bidders.len()];
+    let mut size = (0, 0);
+    for (component, result) in components.iter().zip(solved) {
+        let stage = result?;
+        optimal &= stage.optimal;
+        size.0 += stage.size.0;
+        size.1 += stage.size.1;
+        for (local, &b) in component.bidders.iter().enumerate() {
+            chosen[b] = stage.choice[local];
         }
-        // The tolerance band is feasible (stage 1's solution is in it); if the solver
-        // still reports trouble, stage 1's allocation stands.
-        Err(_) => read(&first, &fills, &choice),
-    };
-
+        let mut next = 0;
+        for &b in &component.bidders {
+            for o in auction.bidders[b].orders.clone() {
+                fill_values[o] = stage.fills[next];
+                next += 1;
+            }
+        }
+    }
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        components = components.len(),
+        "auction stage 1 (surplus) solved"
+    );
+    // Stage 2: time priority among interchangeable limit orders.
+    time_priority(auction, &mut fill_values);
     let active = active_alternatives(auction, &fill_values, &chosen);
     let (levels, prices) = clearing_prices(auction, &fill_values, &active, limit, accept)?;
     let mut bidder_surplus = Vec::with_capacity(auction.bidders.len());
@@ -468,6 +454,113 @@ pub fn clear(auction: &Auction) -> Result<Clearing, ClearingError> {
         verify(auction, &clearing)
     );
     Ok(clearing)
+}
+
+/// Stage 1's result for one component (orders and bidders in the component's order).
+struct Stage1 {
+    fills: Vec<u32>,
+    choice: Vec<Option<usize>>,
+    surplus: f64,
+    optimal: bool,
+    size: (usize, usize),
+}
+
+/// Stage 1 of one component: a one-symbol component once per price level (the best, and
+/// the lowest level among equals), any other as one program.
+fn solve_component(
+    auction: &Auction,
+    component: &super::decompose::Component,
+) -> Result<Stage1, ClearingError> {
+    use super::decompose::sub_auction;
+    let levels = auction.symbols[component.symbols[0]].levels;
+    if component.symbols.len() > 1 || levels == 0 {
+        return solve_surplus(&sub_auction(auction, component, None));
+    }
+    let mut best: Option<Stage1> = None;
+    let mut size = (0, 0);
+    let mut optimal = true;
+    for k in 0..=levels {
+        let stage = solve_surplus(&sub_auction(auction, component, Some(k)))?;
+        size.0 += stage.size.0;
+        size.1 += stage.size.1;
+        optimal &= stage.optimal;
+        let better = best
+            .as_ref()
+            .is_none_or(|b| stage.surplus > b.surplus + 1e-9 * b.surplus.abs().max(1.0));
+        if better {
+            best = Some(stage);
+        }
+    }
+    let mut best = best.expect("at least one level");
+    best.size = size;
+    best.optimal = optimal;
+    Ok(best)
+}
+
+/// The most-surplus allocation of `auction` as one mixed-integer program.
+fn solve_surplus(auction: &Auction) -> Result<Stage1, ClearingError> {
+    let limit = auction.options.time_limit_s;
+    let accept = auction.options.accept_time_limit;
+    let model = build(auction);
+    let size = (model.vars.len(), model.constraints.len());
+    let Model {
+        vars,
+        constraints,
+        fills,
+        levels: _,
+        choice,
+        objective,
+    } = model;
+    let mut problem = vars
+        .maximise(objective.clone())
+        .using(microlp)
+        .with_time_limit(limit);
+    for c in constraints {
+        problem.add_constraint(c);
+    }
+    let solution = problem.solve().map_err(|e| solver_error(e, 1, limit))?;
+    let optimal = check_status(solution.status(), 1, limit, accept)?;
+    let surplus = objective.eval_with(&solution);
+    let (fills, choice) = read(&solution, &fills, &choice);
+    Ok(Stage1 {
+        fills,
+        choice,
+        surplus,
+        optimal,
+        size,
+    })
+}
+
+/// The tie rule: plain limit orders on the same side of a symbol at the same limit are
+/// interchangeable (same value per share, same price rule), so their total fill is
+/// handed out again in book order, earliest first. Surplus, balance and prices are
+/// unchanged; which of them filled no longer depends on the solver.
+fn time_priority(auction: &Auction, fills: &mut [u32]) {
+    use std::collections::BTreeMap;
+    // (symbol, side, limit bits) -> orders in book order.
+    let mut groups: BTreeMap<(usize, bool, u64), Vec<usize>> = BTreeMap::new();
+    for bidder in auction.bidders.iter().filter(|b| b.is_plain()) {
+        for o in bidder.orders.clone() {
+            let order = &auction.orders[o];
+            let limit = order.limit.unwrap_or(0.0);
+            groups
+                .entry((
+                    order.symbol,
+                    order.side == super::book::Side::Buy,
+                    limit.to_bits(),
+                ))
+                .or_default()
+                .push(o);
+        }
+    }
+    for orders in groups.values().filter(|g| g.len() > 1) {
+        let mut left: u64 = orders.iter().map(|&o| u64::from(fills[o])).sum();
+        for &o in orders {
+            let take = left.min(u64::from(auction.orders[o].quantity));
+            fills[o] = take as u32;
+            left -= take;
+        }
+    }
 }
 
 fn solver_error(e: ResolutionError, stage: u8, limit: f64) -> ClearingError {

@@ -13,7 +13,9 @@
 
 pub mod book;
 pub mod clearing;
+pub mod decompose;
 pub mod expr;
+pub mod generate;
 pub mod reference;
 pub mod report;
 pub mod rules;

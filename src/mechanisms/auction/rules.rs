@@ -71,7 +71,7 @@ pub fn unit_rule(symbols: &[SymbolMarket], symbol: usize, side: Side, limit: f64
 /// A basket's units when `fills` (the bidder's, in shares) fit its legs, else `None`.
 pub fn basket_units(legs: &[(usize, u32)], fills: &[u32]) -> Option<u32> {
     let (first, weight) = legs[0];
-    if fills[first] % weight != 0 {
+    if !fills[first].is_multiple_of(weight) {
         return None;
     }
     let units = fills[first] / weight;
