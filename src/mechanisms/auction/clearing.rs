@@ -32,7 +32,7 @@ use std::time::Instant;
 use good_lp::solvers::microlp::microlp;
 use good_lp::{
     Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolverModel, Variable,
-    WithTimeLimit, variable,
+    WithInitialSolution, WithTimeLimit, variable,
 };
 
 use super::book::{Auction, Placement};
@@ -507,18 +507,42 @@ fn solve_surplus(auction: &Auction) -> Result<Stage1, ClearingError> {
         vars,
         constraints,
         fills,
-        levels: _,
+        levels,
         choice,
         objective,
     } = model;
+    // Nothing filling, every price at its NBB, is always feasible: with it as the first
+    // incumbent, a time limit always leaves an allocation to accept.
+    let start: Vec<(Variable, f64)> = levels
+        .iter()
+        .filter_map(|x| x.first().map(|&v| (v, 1.0)))
+        .collect();
     let mut problem = vars
         .maximise(objective.clone())
         .using(microlp)
-        .with_time_limit(limit);
+        .with_time_limit(limit)
+        .with_initial_solution(start);
     for c in constraints {
         problem.add_constraint(c);
     }
-    let solution = problem.solve().map_err(|e| solver_error(e, 1, limit))?;
+    let solution = match problem.solve().map_err(|e| solver_error(e, 1, limit)) {
+        Ok(solution) => solution,
+        // No allocation found in time: nothing filling is the best one known.
+        Err(ClearingError::TimeLimit { .. }) if accept => {
+            tracing::warn!(
+                orders = auction.orders.len(),
+                "no allocation found within the time limit; nothing fills"
+            );
+            return Ok(Stage1 {
+                fills: vec![0; auction.orders.len()],
+                choice: vec![None; auction.bidders.len()],
+                surplus: 0.0,
+                optimal: false,
+                size,
+            });
+        }
+        Err(error) => return Err(error),
+    };
     let optimal = check_status(solution.status(), 1, limit, accept)?;
     let surplus = objective.eval_with(&solution);
     let (fills, choice) = read(&solution, &fills, &choice);
