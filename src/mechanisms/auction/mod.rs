@@ -4,7 +4,8 @@
 //!
 //! - [`expr`]: the bidder-logic language (lexer, parser with positions, compiler to
 //!   linear constraints);
-//! - [`book`]: books in RON, their validation and compiled form;
+//! - [`book`]: books in RON and their compiled form; [`load`]: reading, validating and
+//!   compiling them, with positions;
 //! - [`rules`]: what an alternative means (value, admitted fills, price rules), once;
 //! - [`clearing`]: the mixed-integer formulation, the tie rule and the pricing stage;
 //! - [`reference`]: the brute-force optimum of small books, which tests the model.
@@ -16,6 +17,7 @@ pub mod clearing;
 pub mod decompose;
 pub mod expr;
 pub mod generate;
+pub mod load;
 pub mod reference;
 pub mod report;
 pub mod rules;
