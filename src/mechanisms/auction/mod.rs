@@ -2,8 +2,8 @@
 //! logic, and each auction clears the whole book exactly, maximising total surplus with
 //! one uniform price per symbol inside the NBBO.
 //!
-//! - [`expr`]: the bidder-logic language (lexer, parser with positions, compiler to
-//!   linear constraints);
+//! - [`expr`]: the bidder-logic language (lexer, parser, AST with positions);
+//!   [`linear`]: its compilation into linear constraints against one auction's data;
 //! - [`book`]: books in RON and their compiled form; [`load`]: reading, validating and
 //!   compiling them, with positions;
 //! - [`rules`]: what an alternative means (value, admitted fills, price rules), once;
@@ -17,6 +17,7 @@ pub mod clearing;
 pub mod decompose;
 pub mod expr;
 pub mod generate;
+pub mod linear;
 pub mod load;
 pub mod reference;
 pub mod report;
