@@ -8,7 +8,7 @@
 //!   compiling them, with positions;
 //! - [`rules`]: what an alternative means (value, admitted fills, price rules), once;
 //! - [`clearing`]: the mixed-integer formulation, the tie rule and the pricing stage;
-//! - [`reference`]: the brute-force optimum of small books, which tests the model.
+//! - [`reference`](mod@reference): the brute-force optimum of small books, which tests the model.
 //!
 //! `docs/auction.md` states the language, the templates and the formulation.
 
