@@ -8,6 +8,7 @@
 //!   compiling them, with positions;
 //! - [`rules`]: what an alternative means (value, admitted fills, price rules), once;
 //! - [`clearing`]: the mixed-integer formulation, the tie rule and the pricing stage;
+//! - [`verify`](mod@verify): the independent check of a clearing against the rules;
 //! - [`reference`](mod@reference): the brute-force optimum of small books, which tests the model.
 //!
 //! `docs/auction.md` states the language, the templates and the formulation.
@@ -22,3 +23,4 @@ pub mod load;
 pub mod reference;
 pub mod report;
 pub mod rules;
+pub mod verify;
