@@ -118,26 +118,16 @@ pub fn rollout_policy(
         Err(error) => return failure(&error),
     };
     if !quiet {
-        outln!("path  profit     q_T  fills  spread  reward");
-        for r in &rows {
-            outln!(
-                "{:>4}  {:>8.2}  {:>4}  {:>5}  {:>6.3}  {:>8.2}",
-                r.path,
-                r.profit,
-                r.final_inventory,
-                r.fills,
-                r.mean_spread,
-                r.reward
-            );
-        }
-        let n = rows.len().max(1) as f64;
-        outln!(
-            "mean  {:>8.2}  {:>4.1}  {:>5.1}  {:>6.3}  {:>8.2}",
-            rows.iter().map(|r| r.profit).sum::<f64>() / n,
-            rows.iter().map(|r| r.final_inventory as f64).sum::<f64>() / n,
-            rows.iter().map(|r| f64::from(r.fills)).sum::<f64>() / n,
-            rows.iter().map(|r| r.mean_spread).sum::<f64>() / n,
-            rows.iter().map(|r| r.reward).sum::<f64>() / n,
+        print_episodes(
+            &rows,
+            |r| r.path,
+            &[
+                ("profit", 8, 2, 2, |r| r.profit),
+                ("q_T", 4, 0, 1, |r| r.final_inventory as f64),
+                ("fills", 5, 0, 1, |r| f64::from(r.fills)),
+                ("spread", 6, 3, 3, |r| r.mean_spread),
+                ("reward", 8, 2, 2, |r| r.reward),
+            ],
         );
     }
     write_episodes(&rows, out, quiet)
@@ -156,29 +146,46 @@ fn retail_rollout(
         Err(error) => return failure(&error),
     };
     if !quiet {
-        outln!("path     profit   price  sales  lost  war");
-        for r in &rows {
-            outln!(
-                "{:>4}  {:>9.1}  {:>6.2}  {:>5}  {:>4}  {:>3}",
-                r.path,
-                r.profit,
-                r.price_mean,
-                r.sales,
-                r.lost,
-                r.war_steps
-            );
-        }
-        let n = rows.len().max(1) as f64;
-        outln!(
-            "mean  {:>9.1}  {:>6.2}  {:>5.0}  {:>4.0}  {:>3.0}",
-            rows.iter().map(|r| r.profit).sum::<f64>() / n,
-            rows.iter().map(|r| r.price_mean).sum::<f64>() / n,
-            rows.iter().map(|r| r.sales as f64).sum::<f64>() / n,
-            rows.iter().map(|r| r.lost as f64).sum::<f64>() / n,
-            rows.iter().map(|r| f64::from(r.war_steps)).sum::<f64>() / n,
+        print_episodes(
+            &rows,
+            |r| r.path,
+            &[
+                ("profit", 9, 1, 1, |r| r.profit),
+                ("price", 6, 2, 2, |r| r.price_mean),
+                ("sales", 5, 0, 0, |r| r.sales as f64),
+                ("lost", 4, 0, 0, |r| r.lost as f64),
+                ("war", 3, 0, 0, |r| f64::from(r.war_steps)),
+            ],
         );
     }
     write_episodes(&rows, out, quiet)
+}
+
+/// One printed column of episodes: header, width, decimals in a row, decimals in the
+/// mean line, and the value.
+type EpisodeColumn<R> = (&'static str, usize, usize, usize, fn(&R) -> f64);
+
+/// Prints one line per episode and a last line of means over them.
+fn print_episodes<R>(rows: &[R], path: fn(&R) -> u64, columns: &[EpisodeColumn<R>]) {
+    let mut header = String::from("path");
+    for &(name, width, ..) in columns {
+        header.push_str(&format!("  {name:>width$}"));
+    }
+    outln!("{header}");
+    for r in rows {
+        let mut line = format!("{:>4}", path(r));
+        for &(_, width, decimals, _, value) in columns {
+            line.push_str(&format!("  {:>width$.decimals$}", value(r)));
+        }
+        outln!("{line}");
+    }
+    let n = rows.len().max(1) as f64;
+    let mut line = String::from("mean");
+    for &(_, width, _, decimals, value) in columns {
+        let mean = rows.iter().map(value).sum::<f64>() / n;
+        line.push_str(&format!("  {mean:>width$.decimals$}"));
+    }
+    outln!("{line}");
 }
 
 /// With `--out`, the episodes' table into that directory (all or nothing).

@@ -445,15 +445,33 @@ pub fn write_compare(
     rows: &[CompareRow],
     out: &Path,
 ) -> Result<Vec<std::path::PathBuf>, QuoteControlError> {
+    write_comparison(
+        rows,
+        &compare_figure(preset, rows),
+        &compare_summary(preset, rows),
+        out,
+    )
+}
+
+/// Writes any comparison's table (Parquet and CSV), its figure (SVG and PNG) and its
+/// `summary.md` into `out`, all or nothing: what every `compare` writes.
+///
+/// # Errors
+/// [`QuoteControlError::Output`] or [`QuoteControlError::Figure`].
+pub fn write_comparison<R: crate::output::row::TableRow>(
+    rows: &[R],
+    figure: &Figure,
+    summary: &str,
+    out: &Path,
+) -> Result<Vec<std::path::PathBuf>, QuoteControlError> {
     crate::output::leave_nothing_on_error(out, || {
         let mut staged = StagedOutput::create(out)?;
         for format in [TableFormat::Parquet, TableFormat::Csv] {
             staged.add_rows(rows, format)?;
         }
-        let figure = compare_figure(preset, rows);
         staged.add_file("figure.svg", figure.to_svg()?.as_bytes())?;
         staged.add_file("figure.png", &figure.to_png()?)?;
-        staged.add_file("summary.md", compare_summary(preset, rows).as_bytes())?;
+        staged.add_file("summary.md", summary.as_bytes())?;
         Ok(staged.commit()?)
     })
 }

@@ -10,7 +10,6 @@ use super::retail::{
     CostPlus, EpsilonGreedyPrice, FixedPrice, PricePolicy, RandomWalkPrice, RetailConfig, RetailEnv,
 };
 use crate::experiments::{Progress, mean_sd};
-use crate::output::table::{StagedOutput, TableFormat};
 use crate::plot::{Figure, Panel, Point, Scale, Series};
 use crate::rng::{StreamDomain, stream};
 
@@ -164,77 +163,64 @@ pub fn write_retail_compare(
     rows: &[RetailCompareRow],
     out: &Path,
 ) -> Result<Vec<std::path::PathBuf>, QuoteControlError> {
-    crate::output::leave_nothing_on_error(out, || {
-        let mut staged = StagedOutput::create(out)?;
-        for format in [TableFormat::Parquet, TableFormat::Csv] {
-            staged.add_rows(rows, format)?;
-        }
-        let figure = Figure {
-            title: format!(
-                "{}: profit and price by policy over {} paths",
-                preset.name,
-                rows.first().map_or(0, |r| r.paths)
-            ),
-            panels: vec![
-                Panel {
-                    title: "episode profit (mean ± sd)".into(),
-                    x_label: "mean price charged".into(),
-                    y_label: "profit".into(),
-                    x_scale: Scale::Linear,
-                    series: rows
-                        .iter()
-                        .map(|r| Series {
-                            name: r.strategy.clone(),
-                            points: vec![Point::with_error(
-                                r.price_mean,
-                                r.profit_mean,
-                                r.profit_sd,
-                            )],
-                        })
-                        .collect(),
-                    y_range: None,
-                },
-                Panel {
-                    title: "price war".into(),
-                    x_label: "mean price charged".into(),
-                    y_label: "share of steps at war".into(),
-                    x_scale: Scale::Linear,
-                    series: rows
-                        .iter()
-                        .map(|r| Series {
-                            name: r.strategy.clone(),
-                            points: vec![Point::new(r.price_mean, r.war_share)],
-                        })
-                        .collect(),
-                    y_range: Some((0.0, 1.0)),
-                },
-            ],
-        };
-        staged.add_file("figure.svg", figure.to_svg()?.as_bytes())?;
-        staged.add_file("figure.png", &figure.to_png()?)?;
-        let mut summary = format!("# {}\n\n{}\n\n", preset.name, preset.description);
-        summary.push_str(
+    let figure = Figure {
+        title: format!(
+            "{}: profit and price by policy over {} paths",
+            preset.name,
+            rows.first().map_or(0, |r| r.paths)
+        ),
+        panels: vec![
+            Panel {
+                title: "episode profit (mean ± sd)".into(),
+                x_label: "mean price charged".into(),
+                y_label: "profit".into(),
+                x_scale: Scale::Linear,
+                series: rows
+                    .iter()
+                    .map(|r| Series {
+                        name: r.strategy.clone(),
+                        points: vec![Point::with_error(r.price_mean, r.profit_mean, r.profit_sd)],
+                    })
+                    .collect(),
+                y_range: None,
+            },
+            Panel {
+                title: "price war".into(),
+                x_label: "mean price charged".into(),
+                y_label: "share of steps at war".into(),
+                x_scale: Scale::Linear,
+                series: rows
+                    .iter()
+                    .map(|r| Series {
+                        name: r.strategy.clone(),
+                        points: vec![Point::new(r.price_mean, r.war_share)],
+                    })
+                    .collect(),
+                y_range: Some((0.0, 1.0)),
+            },
+        ],
+    };
+    let mut summary = format!("# {}\n\n{}\n\n", preset.name, preset.description);
+    summary.push_str(
             "| strategy | profit mean ± 95% CI | profit sd | price | sales | lost | war | constrained |\n",
         );
-        summary.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-        for r in rows {
-            summary.push_str(&format!(
-                "| {} | {:.1} ± {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {:.0}% | {:.0}% |\n",
-                r.strategy,
-                r.profit_mean,
-                r.profit_ci95,
-                r.profit_sd,
-                r.price_mean,
-                r.sales_mean,
-                r.lost_mean,
-                100.0 * r.war_share,
-                100.0 * r.constrained_share
-            ));
-        }
-        summary.push_str("\nEvery policy ran on the same paths (common random numbers).\n");
-        staged.add_file("summary.md", summary.as_bytes())?;
-        Ok(staged.commit()?)
-    })
+    summary.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for r in rows {
+        summary.push_str(&format!(
+            "| {} | {:.1} ± {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {:.0}% | {:.0}% |\n",
+            r.strategy,
+            r.profit_mean,
+            r.profit_ci95,
+            r.profit_sd,
+            r.price_mean,
+            r.sales_mean,
+            r.lost_mean,
+            100.0 * r.war_share,
+            100.0 * r.constrained_share
+        ));
+    }
+    summary.push_str("\nEvery policy ran on the same paths (common random numbers).\n");
+    super::experiments::write_comparison(rows, &figure, &summary, out)
 }
 
 crate::table_row! {
