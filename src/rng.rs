@@ -71,6 +71,14 @@ pub fn stream(seed: u64, domain: StreamDomain, index: u64) -> Stream {
     Stream::from_seed(bytes)
 }
 
+/// The stream of a quote-control policy's own draws on `path` (ε-greedy exploration,
+/// random walks): the same in `compare`, `rollout` and the `QuoteControl` mechanism, so
+/// that all three run a policy on common random numbers. Its index sits above every
+/// environment's path index (the top bit set).
+pub fn policy_stream(seed: u64, path: u64) -> Stream {
+    stream(seed, StreamDomain::QuoteControl, (1 << 63) | path)
+}
+
 /// The stream of investor `investor`'s trade at `tick` under skip-sampled arrivals: one
 /// stream per (investor, tick), so a trade's draws need nothing stored with the investor
 /// and the investor's data is not touched to make them.

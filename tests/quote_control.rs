@@ -110,6 +110,8 @@ fn the_avellaneda_stoikov_comparison_shows_the_papers_pattern() {
             "γ = {gamma}: {}",
             symmetric.q_sd
         );
+        // By construction (both rows report the paper's constant spread at γ), as the
+        // paper's tables print one spread for both strategies.
         assert_eq!(inventory.spread, symmetric.spread);
     }
 }
@@ -220,6 +222,22 @@ const AGENTS: &str = r#"Scenario(
     )],
 )"#;
 
+/// The `quote_summary` cell of `column` in `row`, looked up by the column's name.
+fn summary_cell<'a>(
+    rows: &'a [Vec<dealersim::experiments::OwnedCell>],
+    row: usize,
+    column: &str,
+) -> &'a dealersim::experiments::OwnedCell {
+    use dealersim::mechanisms::quote_control::mechanism::QuoteSummaryRow;
+    use dealersim::output::row::TableRow;
+    let index = QuoteSummaryRow::TABLE
+        .columns
+        .iter()
+        .position(|c| c.name == column)
+        .unwrap_or_else(|| panic!("quote_summary has no column {column}"));
+    &rows[row][index]
+}
+
 fn scenario(text: &str) -> dealersim::Scenario {
     dealersim::scenario::parse_scenario(text, std::path::Path::new("agents.ron")).expect("parses")
 }
@@ -240,14 +258,18 @@ fn agents_in_the_tick_run_the_same_paths_as_compare() {
     let preset = load_preset("avellaneda-stoikov").expect("bundled");
     let episodes = rollouts(&preset, "inventory", 0.1, 50).expect("rollouts");
     let mean = episodes.iter().map(|e| e.profit).sum::<f64>() / 50.0;
-    let dealersim::experiments::OwnedCell::F64(profit_mean) = rows[0][4] else {
+    let dealersim::experiments::OwnedCell::F64(profit_mean) = *summary_cell(rows, 0, "profit_mean")
+    else {
         panic!("profit_mean is a float: {:?}", rows[0]);
     };
     assert!(
         (profit_mean - mean).abs() < 1e-9,
         "{profit_mean} against {mean}"
     );
-    assert_eq!(rows[0][3], dealersim::experiments::OwnedCell::U64(50));
+    assert_eq!(
+        *summary_cell(rows, 0, "episodes"),
+        dealersim::experiments::OwnedCell::U64(50)
+    );
 }
 
 #[test]
@@ -492,6 +514,16 @@ fn a_retail_rollout_runs_the_comparisons_paths() {
         dealersim::mechanisms::quote_control::experiments::rollouts(&preset, "inventory", 0.1, 1)
             .is_err()
     );
+    // ... refused for the environment, not for the name.
+    use dealersim::mechanisms::quote_control::experiments::QuoteControlError;
+    assert!(matches!(
+        retail_rollouts(&market, "fixed", 1),
+        Err(QuoteControlError::Unsupported(_))
+    ));
+    assert!(matches!(
+        dealersim::mechanisms::quote_control::experiments::rollouts(&preset, "inventory", 0.1, 1),
+        Err(QuoteControlError::Unsupported(_))
+    ));
 }
 
 #[test]
@@ -512,7 +544,8 @@ fn every_episode_in_the_tick_is_a_compare_path() {
     let episodes = rollouts(&preset, "inventory", 0.1, 130).expect("rollouts");
     let mine = episodes.iter().filter(|e| e.path < 50 || e.path >= 80);
     let mean = mine.map(|e| e.profit).sum::<f64>() / 100.0;
-    let dealersim::experiments::OwnedCell::F64(profit_mean) = rows[0][4] else {
+    let dealersim::experiments::OwnedCell::F64(profit_mean) = *summary_cell(rows, 0, "profit_mean")
+    else {
         panic!("profit_mean is a float: {:?}", rows[0]);
     };
     assert!(
@@ -521,10 +554,24 @@ fn every_episode_in_the_tick_is_a_compare_path() {
     );
     // The learner's episodes restart its learning too: its summary is the mean of its
     // compare paths (agents 70..79 run paths 70..79 and 150..159).
-    let dealersim::experiments::OwnedCell::U64(episodes) = rows[2][3] else {
+    let dealersim::experiments::OwnedCell::U64(episodes) = *summary_cell(rows, 2, "episodes")
+    else {
         panic!("episodes is a count");
     };
     assert_eq!(episodes, 20);
+    let mut learner = preset.clone();
+    learner.baselines.arms = vec![0.3, 0.6, 0.9];
+    learner.baselines.epsilon = 0.2;
+    let paths = rollouts(&learner, "epsilon-greedy", 0.1, 160).expect("rollouts");
+    let theirs = paths
+        .iter()
+        .filter(|e| (70..80).contains(&e.path) || (150..160).contains(&e.path));
+    let mean = theirs.map(|e| e.profit).sum::<f64>() / 20.0;
+    let dealersim::experiments::OwnedCell::F64(learned) = *summary_cell(rows, 2, "profit_mean")
+    else {
+        panic!("profit_mean is a float");
+    };
+    assert!((learned - mean).abs() < 1e-9, "{learned} against {mean}");
 }
 
 #[test]

@@ -11,15 +11,14 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::config::PolicyConfig;
 use super::market_making::{Episode, MarketMakingConfig, MarketMakingEnv};
-use super::policies::{
-    AvellanedaStoikov, Centre, EpsilonGreedy, FixedSpread, QuotePolicy, RandomWalk, spread_constant,
-};
+use super::policies::{QuotePolicy, spread_constant};
 use super::retail::RetailConfig;
 use crate::experiments::{Progress, mean_sd};
 use crate::output::table::{OutputError, StagedOutput, TableFormat};
 use crate::plot::{Figure, Panel, Point, Scale, Series};
-use crate::rng::{Stream, StreamDomain, stream};
+use crate::rng::Stream;
 use crate::scenario::load::{parse_ron, read_input};
 use crate::scenario::locate::{FieldLocations, SourcePosition};
 use crate::scenario::{Checker, Range};
@@ -261,41 +260,49 @@ pub fn parse_preset(text: &str, label: &str) -> Result<Preset, QuoteControlError
     })
 }
 
-/// A policy by name, at risk aversion `gamma` (for those that have one).
+/// The preset's market-making environment.
+///
+/// # Errors
+/// [`QuoteControlError::Unsupported`] for a retail preset.
+pub fn market_making(preset: &Preset) -> Result<&MarketMakingConfig, QuoteControlError> {
+    match &preset.env {
+        EnvConfig::MarketMaking(config) => Ok(config),
+        EnvConfig::Retail(_) => Err(QuoteControlError::Unsupported(format!(
+            "preset `{}` is a retail preset: its policies are the retail ones (`compare`, `rollout` with {})",
+            preset.name,
+            RETAIL_POLICY_NAMES.join(", ")
+        ))),
+    }
+}
+
+/// The recipe of a market-making policy by name, at risk aversion `gamma` (for those
+/// that have one), with the preset's baselines: checked once, then built per path.
 ///
 /// # Errors
 /// [`QuoteControlError::UnknownPolicy`].
-pub fn policy(
+pub fn policy_config(
     name: &str,
     gamma: f64,
     preset: &Preset,
-) -> Result<Box<dyn QuotePolicy>, QuoteControlError> {
-    let EnvConfig::MarketMaking(env) = &preset.env else {
-        return Err(QuoteControlError::UnknownPolicy(
-            name.to_owned(),
-            RETAIL_POLICY_NAMES.join(", "),
-        ));
-    };
+) -> Result<PolicyConfig, QuoteControlError> {
     let b = &preset.baselines;
-    let strategy = |centre| {
-        Box::new(AvellanedaStoikov::new(gamma, env.sigma, env.k, centre)) as Box<dyn QuotePolicy>
-    };
     Ok(match name {
-        "inventory" => strategy(Centre::Reservation),
-        "symmetric" => strategy(Centre::Mid),
-        "fixed" => Box::new(FixedSpread {
-            half_spread: b.fixed_half_spread,
-        }),
+        "inventory" => PolicyConfig::Inventory(gamma),
+        "symmetric" => PolicyConfig::Symmetric(gamma),
+        "fixed" => PolicyConfig::Fixed(b.fixed_half_spread),
         "random" => {
-            let (half_spread, step, min, max) = b.random_walk;
-            Box::new(RandomWalk {
-                half_spread,
+            let (start, step, min, max) = b.random_walk;
+            PolicyConfig::RandomWalk {
+                start,
                 step,
                 min,
                 max,
-            })
+            }
         }
-        "epsilon-greedy" => Box::new(EpsilonGreedy::new(b.arms.clone(), b.epsilon)),
+        "epsilon-greedy" => PolicyConfig::EpsilonGreedy {
+            arms: b.arms.clone(),
+            epsilon: b.epsilon,
+        },
         other => {
             return Err(QuoteControlError::UnknownPolicy(
                 other.to_owned(),
@@ -303,6 +310,20 @@ pub fn policy(
             ));
         }
     })
+}
+
+/// A market-making policy by name, at risk aversion `gamma`, for the preset's environment.
+///
+/// # Errors
+/// [`QuoteControlError::Unsupported`] for a retail preset, or
+/// [`QuoteControlError::UnknownPolicy`].
+pub fn policy(
+    name: &str,
+    gamma: f64,
+    preset: &Preset,
+) -> Result<Box<dyn QuotePolicy>, QuoteControlError> {
+    let env = market_making(preset)?;
+    Ok(policy_config(name, gamma, preset)?.build(env))
 }
 
 /// Whether the policy's quotes depend on γ (it gets a row per γ).
@@ -318,7 +339,7 @@ pub fn rollout(
     path: u64,
 ) -> Episode {
     let mut observation = env.reset_path(seed, path);
-    let mut rng: Stream = stream(seed, StreamDomain::QuoteControl, (1 << 63) | path);
+    let mut rng: Stream = crate::rng::policy_stream(seed, path);
     let mut episode = Episode::default();
     loop {
         let quotes = policy.quote(&observation, &mut rng);
@@ -362,27 +383,26 @@ pub fn compare(
     paths: u32,
     progress: &Progress<'_>,
 ) -> Result<Vec<CompareRow>, QuoteControlError> {
-    let mut jobs: Vec<(String, f64)> = Vec::new();
+    let config = market_making(preset)?;
+    let mut jobs: Vec<(String, f64, PolicyConfig)> = Vec::new();
     for gamma in &preset.gammas {
         for name in names {
-            policy(name, *gamma, preset)?;
+            let recipe = policy_config(name, *gamma, preset)?;
             if uses_gamma(name) {
-                jobs.push((name.clone(), *gamma));
+                jobs.push((name.clone(), *gamma, recipe));
             }
         }
     }
     for name in names.iter().filter(|n| !uses_gamma(n)) {
-        jobs.push((name.clone(), f64::NAN));
+        jobs.push((
+            name.clone(),
+            f64::NAN,
+            policy_config(name, f64::NAN, preset)?,
+        ));
     }
-    let EnvConfig::MarketMaking(config) = &preset.env else {
-        return Err(QuoteControlError::Unsupported(format!(
-            "preset `{}` is a retail preset: its policies are the retail ones (`compare`, `rollout` with fixed, cost-plus, random, epsilon-greedy)",
-            preset.name
-        )));
-    };
     let done = std::sync::atomic::AtomicU64::new(0);
     let mut rows = Vec::new();
-    for (name, gamma) in jobs {
+    for (name, gamma, recipe) in jobs {
         if progress.stopped() {
             return Err(QuoteControlError::Interrupted);
         }
@@ -391,10 +411,7 @@ pub fn compare(
             .map_init(
                 || MarketMakingEnv::new(config.clone()),
                 |env, p| {
-                    // Every name was built once above, so this cannot fail.
-                    let Ok(mut policy) = policy(&name, gamma, preset) else {
-                        return Episode::default();
-                    };
+                    let mut policy = recipe.build(config);
                     let episode = rollout(env, policy.as_mut(), preset.seed, u64::from(p));
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     progress.done(n);
@@ -483,7 +500,6 @@ fn compare_figure(preset: &Preset, rows: &[CompareRow]) -> Figure {
             .filter(|r| r.gamma.is_finite())
             .map(|r| r.strategy.as_str())
             .collect();
-        s.dedup();
         s.sort_unstable();
         s.dedup();
         s
@@ -560,7 +576,7 @@ fn compare_summary(preset: &Preset, rows: &[CompareRow]) -> String {
     }
     out.push_str(
         "\n`spread` is the constant part of the optimal spread, (2/γ)·ln(1 + γ/k), which is \
-         what the paper's tables report (1.29, 1.33 and 1.15 at γ = 0.1, 0.01, 0.5); \
+         what the paper's tables report (for its k = 1.5: 1.29, 1.33 and 1.15 at γ = 0.1, 0.01, 0.5); \
          `spread_mean` in the table is the spread actually quoted, averaged over steps and paths (for `inventory` it adds the time term γσ²(T − t)). Every policy \
          ran on the same paths (common random numbers).\n",
     );
@@ -597,24 +613,16 @@ pub fn rollouts(
     gamma: f64,
     paths: u32,
 ) -> Result<Vec<EpisodeRow>, QuoteControlError> {
-    policy(name, gamma, preset)?;
-    let EnvConfig::MarketMaking(config) = &preset.env else {
-        return Err(QuoteControlError::Unsupported(format!(
-            "preset `{}` is a retail preset: its policies are the retail ones (`compare`, `rollout` with fixed, cost-plus, random, epsilon-greedy)",
-            preset.name
-        )));
-    };
+    let config = market_making(preset)?;
+    let recipe = policy_config(name, gamma, preset)?;
     let gamma = if uses_gamma(name) { gamma } else { f64::NAN };
     Ok((0..paths)
         .into_par_iter()
         .map_init(
             || MarketMakingEnv::new(config.clone()),
             |env, p| {
-                // Built once above, so this cannot fail.
-                let e = match policy(name, gamma, preset) {
-                    Ok(mut policy) => rollout(env, policy.as_mut(), preset.seed, u64::from(p)),
-                    Err(_) => Episode::default(),
-                };
+                let mut policy = recipe.build(config);
+                let e = rollout(env, policy.as_mut(), preset.seed, u64::from(p));
                 EpisodeRow {
                     path: u64::from(p),
                     strategy: name.to_owned(),

@@ -16,7 +16,7 @@ use super::policies::QuotePolicy;
 use crate::output::DeclaredTable;
 use crate::output::Recorder;
 use crate::output::row::{TableRow, TableSpec};
-use crate::rng::{Stream, StreamDomain, stream};
+use crate::rng::Stream;
 use crate::scenario::{Checker, Scenario};
 use crate::schedule::TickPhase;
 use crate::sim::mechanism::{Mechanism, Summary, Systems, TextTable};
@@ -159,7 +159,7 @@ fn post_quotes(paths: Res<Paths>, policies: Res<Policies>, mut agents: Query<&mu
             let path = agent.index + agent.episodes * paths.agents;
             agent.env.reset_path(paths.seed, path);
             agent.policy = policies.by_group[agent.group as usize].build(&policies.env);
-            agent.rng = policy_stream(paths.seed, path);
+            agent.rng = crate::rng::policy_stream(paths.seed, path);
         }
         let observation = agent.env.observation();
         agent.quotes = agent.policy.quote(&observation, &mut agent.rng);
@@ -197,12 +197,19 @@ fn step_environments(mut agents: Query<&mut QuoteAgent>) {
     });
 }
 
-/// The policy's own stream for `path`, as `compare` draws it.
-fn policy_stream(seed: u64, path: u64) -> Stream {
-    stream(seed, StreamDomain::QuoteControl, (1 << 63) | path)
+/// One group's running sums over its agents, for its `quote_groups` row.
+#[derive(Default, Clone, Copy)]
+struct GroupSums {
+    n: u32,
+    wealth: f64,
+    q: f64,
+    q_sq: f64,
+    fills: u64,
+    episodes: u64,
 }
 
 fn record_groups(
+    mut acc: Local<Vec<GroupSums>>,
     clock: Res<crate::market::Clock>,
     groups: Res<Groups>,
     recorder: Option<ResMut<Recorder>>,
@@ -214,16 +221,9 @@ fn record_groups(
     let Some(mut sink) = recorder.writer(&QuoteGroupRow::TABLE) else {
         return;
     };
-    #[derive(Default, Clone, Copy)]
-    struct Acc {
-        n: u32,
-        wealth: f64,
-        q: f64,
-        q_sq: f64,
-        fills: u64,
-        episodes: u64,
-    }
-    let mut acc = vec![Acc::default(); groups.0.len()];
+    // Reused from tick to tick: no allocation in the tick.
+    acc.clear();
+    acc.resize(groups.0.len(), GroupSums::default());
     // Query order is spawn order: the sums run in a fixed order.
     for agent in &agents {
         let o = agent.env.observation();
@@ -289,7 +289,7 @@ impl Mechanism for QuoteControlConfig {
                     index,
                     env,
                     policy: spec.policy.build(&self.env),
-                    rng: policy_stream(scenario.seed, index),
+                    rng: crate::rng::policy_stream(scenario.seed, index),
                     quotes: Quotes { bid: 0.0, ask: 0.0 },
                     episode: Episode::default(),
                     episodes: 0,
@@ -419,7 +419,10 @@ impl Mechanism for QuoteControlConfig {
 
     fn accounting_residual(&self, world: &mut World) -> f64 {
         let mut query = world.query::<&QuoteAgent>();
-        let (mut total, mut gross) = (0.0, 0.0);
+        // Cash and units at the mid sum to zero when every fill is booked on both sides;
+        // units one side gained without the other losing them are a penalty of their
+        // own, never netted against a cash shortfall.
+        let (mut total, mut gross, mut mismatch) = (0.0, 0.0, 0.0);
         for agent in query.iter(world) {
             let o = agent.env.observation();
             // After an episode's end the environment still shows its final state, whose
@@ -440,11 +443,12 @@ impl Mechanism for QuoteControlConfig {
             };
             let outside = agent.outside_cash + units as f64 * o.mid;
             let unmatched = ((q + units).unsigned_abs() + agent.unit_mismatch) as f64 * o.mid.abs();
-            total += agent_side + outside + unmatched;
+            total += agent_side + outside;
+            mismatch += unmatched;
             gross += agent_side.abs() + outside.abs();
         }
         if gross > 0.0 {
-            total.abs() / gross
+            (total.abs() + mismatch) / gross
         } else {
             0.0
         }

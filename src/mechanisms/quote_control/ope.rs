@@ -33,7 +33,7 @@ pub struct OffPolicyEstimate {
     pub snips: f64,
     /// The effective sample size of the weights.
     pub effective_sample_size: f64,
-    /// Decisions in the log.
+    /// Decisions weighted: the log's, less the skipped ones.
     pub n: usize,
     /// Decisions skipped because their propensity was not a positive finite number.
     pub skipped: usize,

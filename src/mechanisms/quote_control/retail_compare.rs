@@ -11,7 +11,28 @@ use super::retail::{
 };
 use crate::experiments::{Progress, mean_sd};
 use crate::plot::{Figure, Panel, Point, Scale, Series};
-use crate::rng::{StreamDomain, stream};
+
+/// How to build a retail pricing policy from the preset's baselines.
+type PriceMaker = fn(&super::experiments::Baselines) -> Box<dyn PricePolicy>;
+
+/// The builder of a retail pricing policy by name: checked once, then called per path.
+///
+/// # Errors
+/// [`QuoteControlError::UnknownPolicy`].
+fn price_maker(name: &str) -> Result<PriceMaker, QuoteControlError> {
+    Ok(match name {
+        "fixed" => |b| Box::new(FixedPrice(b.fixed_price)),
+        "cost-plus" => |b| Box::new(CostPlus(b.markup)),
+        "random" => |b| Box::new(RandomWalkPrice(b.price_step)),
+        "epsilon-greedy" => |b| Box::new(EpsilonGreedyPrice::new(b.price_arms.clone(), b.epsilon)),
+        other => {
+            return Err(QuoteControlError::UnknownPolicy(
+                other.to_owned(),
+                RETAIL_POLICY_NAMES.join(", "),
+            ));
+        }
+    })
+}
 
 /// A retail pricing policy by name.
 ///
@@ -21,19 +42,7 @@ pub fn price_policy(
     name: &str,
     preset: &Preset,
 ) -> Result<Box<dyn PricePolicy>, QuoteControlError> {
-    let b = &preset.baselines;
-    Ok(match name {
-        "fixed" => Box::new(FixedPrice(b.fixed_price)),
-        "cost-plus" => Box::new(CostPlus(b.markup)),
-        "random" => Box::new(RandomWalkPrice(b.price_step)),
-        "epsilon-greedy" => Box::new(EpsilonGreedyPrice::new(b.price_arms.clone(), b.epsilon)),
-        other => {
-            return Err(QuoteControlError::UnknownPolicy(
-                other.to_owned(),
-                RETAIL_POLICY_NAMES.join(", "),
-            ));
-        }
-    })
+    Ok(price_maker(name)?(&preset.baselines))
 }
 
 crate::table_row! {
@@ -72,7 +81,7 @@ fn episode(
 ) -> RetailEpisode {
     let mut env = RetailEnv::new(config.clone());
     let mut observation = env.reset_path(seed, path);
-    let mut rng = stream(seed, StreamDomain::QuoteControl, (1 << 63) | path);
+    let mut rng = crate::rng::policy_stream(seed, path);
     let mut e = RetailEpisode::default();
     loop {
         let wanted = policy.price(&observation, &mut rng);
@@ -110,23 +119,21 @@ pub fn compare_retail(
             preset.name
         )));
     };
-    for name in names {
-        price_policy(name, preset)?;
-    }
+    let makers = names
+        .iter()
+        .map(|name| price_maker(name))
+        .collect::<Result<Vec<_>, _>>()?;
     let done = std::sync::atomic::AtomicU64::new(0);
     let mut rows = Vec::new();
-    for name in names {
+    for (name, make) in names.iter().zip(makers) {
         if progress.stopped() {
             return Err(QuoteControlError::Interrupted);
         }
         let episodes: Vec<RetailEpisode> = (0..paths)
             .into_par_iter()
             .map(|p| {
-                // Built once above, so this cannot fail.
-                let e = match price_policy(name, preset) {
-                    Ok(mut policy) => episode(config, policy.as_mut(), preset.seed, u64::from(p)),
-                    Err(_) => RetailEpisode::default(),
-                };
+                let mut policy = make(&preset.baselines);
+                let e = episode(config, policy.as_mut(), preset.seed, u64::from(p));
                 progress.done(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
                 e
             })
@@ -254,16 +261,13 @@ pub fn retail_rollouts(
             preset.name
         )));
     };
-    price_policy(name, preset)?;
+    let make = price_maker(name)?;
     let steps = f64::from(config.steps);
     Ok((0..paths)
         .into_par_iter()
         .map(|p| {
-            // Built once above, so this cannot fail.
-            let e = match price_policy(name, preset) {
-                Ok(mut policy) => episode(config, policy.as_mut(), preset.seed, u64::from(p)),
-                Err(_) => RetailEpisode::default(),
-            };
+            let mut policy = make(&preset.baselines);
+            let e = episode(config, policy.as_mut(), preset.seed, u64::from(p));
             RetailEpisodeRow {
                 path: u64::from(p),
                 strategy: name.to_owned(),
