@@ -245,6 +245,16 @@ enum FormatArg {
     Csv,
 }
 
+impl FormatArg {
+    /// The table format `--format` names, Parquet when it is not given.
+    fn table_format(format: Option<Self>) -> dealersim::output::table::TableFormat {
+        match format {
+            Some(FormatArg::Csv) => dealersim::output::table::TableFormat::Csv,
+            _ => dealersim::output::table::TableFormat::Parquet,
+        }
+    }
+}
+
 /// Exit status for a scenario that cannot be used (bad file, bad values).
 const EXIT_BAD_SCENARIO: u8 = 2;
 /// Exit status for a failure while running or writing.
@@ -786,10 +796,7 @@ fn check_resources(
     out: &Path,
     max_memory: Option<u64>,
 ) -> Result<Limits, ExitCode> {
-    let mut limits = Limits::of_this_machine(Some(out));
-    if max_memory.is_some() {
-        limits.memory_bytes = max_memory;
-    }
+    let limits = Limits::for_run(out, max_memory);
     let problems = dealersim::sim::resources::check(scenario, &limits);
     if problems.is_empty() {
         return Ok(limits);

@@ -17,6 +17,8 @@ const MECHANISM_NAMES: &[&str] = &[
     "quote_control",
     "quotecontrol",
     "quote control",
+    "auction",
+    "bidder",
 ];
 
 /// The core's source files.

@@ -545,6 +545,7 @@ fn a_zero_snapshot_interval_is_refused() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn an_endless_input_file_is_refused_not_read_to_exhaustion() {
     // /dev/zero never ends: the input cap stops the read with a clear error.

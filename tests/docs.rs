@@ -36,6 +36,24 @@ fn readme_documents_every_output_column() {
         tables.push(FillRow::TABLE);
     }
     assert!(tables.len() >= 8, "{tables:?}");
+    // Every mechanism kind has a scenario above, so none of its tables is missed.
+    let covered: BTreeSet<&str> = MECHANISM_SCENARIOS
+        .iter()
+        .flat_map(|file| {
+            parse_scenario(&read(file), Path::new(file))
+                .expect("scenario parses")
+                .mechanisms
+                .iter()
+                .map(|m| m.as_mechanism().kind())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for kind in dealersim::mechanisms::KINDS {
+        assert!(
+            covered.contains(kind),
+            "no scenario in MECHANISM_SCENARIOS runs {kind}"
+        );
+    }
     for column in tables.iter().flat_map(|t| t.columns) {
         let row = format!("| `{}` | {} | {} |", column.name, column.ty, column.doc);
         assert!(readme.contains(&row), "README.md lacks the row:\n{row}");

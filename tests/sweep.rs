@@ -2,6 +2,9 @@
 //! as one unsharded run, `--resume` after a kill -9 re-runs only the incomplete cells,
 //! a bad grid path is located and runs nothing, and the Slurm templates map array tasks
 //! to shards.
+//!
+//! Unix only: the tests kill processes, run the Slurm shell templates and read inodes.
+#![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

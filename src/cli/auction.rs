@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use dealersim::mechanisms::auction::book::load_book;
 use dealersim::mechanisms::auction::clearing::clear;
 use dealersim::mechanisms::auction::report::{fill_rows, symbol_rows, write_clearing};
-use dealersim::output::table::TableFormat;
 
 use super::super::{EXIT_BAD_SCENARIO, EXIT_RUN_FAILED, FormatArg};
 
@@ -106,10 +105,7 @@ pub fn clear_book(
     let Some(out) = out else {
         return ExitCode::SUCCESS;
     };
-    let format = match format {
-        Some(FormatArg::Csv) => TableFormat::Csv,
-        _ => TableFormat::Parquet,
-    };
+    let format = FormatArg::table_format(format);
     match write_clearing(&auction, &clearing, &out, format) {
         Ok(files) => {
             if !quiet {

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use dealersim::output::table::TableFormat;
 use dealersim::sim::resources::Limits;
 use dealersim::sweep::{Shard, Sweep, SweepError, merge, run_shard};
 
@@ -40,10 +39,7 @@ pub fn sweep(
             .map_or_else(|| "sweep".into(), |s| s.to_string_lossy().into_owned());
         Path::new("out").join("sweeps").join(stem)
     });
-    let mut limits = Limits::of_this_machine(Some(&out));
-    if max_memory.is_some() {
-        limits.memory_bytes = max_memory;
-    }
+    let limits = Limits::for_run(&out, max_memory);
     let sweep = match Sweep::load(file, &limits) {
         Ok(sweep) => sweep,
         Err(error) => {
@@ -105,10 +101,7 @@ pub fn merge_dirs(
     format: Option<FormatArg>,
     quiet: bool,
 ) -> ExitCode {
-    let format = match format {
-        Some(FormatArg::Csv) => TableFormat::Csv,
-        _ => TableFormat::Parquet,
-    };
+    let format = FormatArg::table_format(format);
     match merge(dirs, out, format) {
         Ok(report) => {
             if !quiet {

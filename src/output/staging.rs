@@ -318,8 +318,8 @@ fn create_staging(dir: &Path) -> Result<tempfile::TempDir, OutputError> {
 }
 
 /// Removes the staging directories that runs into `dir` left behind (beside it or inside
-/// it): those whose process is gone (`/proc/<pid>` on Linux; elsewhere a process is
-/// taken to be alive), or every one but this process's when `force` is set. Returns what was removed; failures are logged, not fatal.
+/// it): those of this host whose process is gone (signal 0 on Unix; elsewhere a process
+/// is taken to be alive), or every one but this process's when `force` is set. Returns what was removed; failures are logged, not fatal.
 pub fn remove_stale_staging(dir: &Path, force: bool) -> Vec<PathBuf> {
     let own = std::process::id();
     let mut removed = Vec::new();
@@ -345,18 +345,13 @@ fn remove_stale_in(
         let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
-        let (pid, other_host) = match staging_owner(rest) {
-            Some((pid, Some(owner_host))) => (Some(pid), owner_host != host),
-            Some((pid, None)) => (Some(pid), false),
-            None => (None, false),
-        };
-        let stale = match pid {
+        let stale = match staging_owner(rest) {
             // Another machine's run (a shard on another node writing to a shared file
             // system): its process cannot be looked up from here, so only `clean` may
             // remove it.
-            _ if other_host => force,
-            Some(pid) if pid == own => false,
-            Some(pid) => force || !process_alive(pid),
+            Some((_, Some(owner_host))) if owner_host != host => force,
+            Some((pid, _)) if pid == own => false,
+            Some((pid, _)) => force || !process_alive(pid),
             None => force,
         };
         if stale {
@@ -384,6 +379,12 @@ fn staging_owner(rest: &str) -> Option<(u32, Option<&str>)> {
 /// This machine's name as it goes into staging names: letters, digits and dots kept,
 /// anything else `_`, at most 64 chars ("localhost" where there is none).
 fn host_name() -> String {
+    // Asked of the system once per process.
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(read_host_name).clone()
+}
+
+fn read_host_name() -> String {
     #[cfg(unix)]
     let name = rustix::system::uname()
         .nodename()
@@ -451,7 +452,8 @@ fn create_temp(dir: &Path, file_name: &str) -> Result<(File, TempPath), OutputEr
     Ok(named.into_parts())
 }
 
-#[cfg(test)]
+// The tests spawn `true` to get a dead pid: Unix only.
+#[cfg(all(test, unix))]
 mod tests {
     use super::process_alive;
 
@@ -488,12 +490,16 @@ mod tests {
         let parent = tempfile::tempdir().expect("temp dir");
         let out = parent.path().join("out");
         std::fs::create_dir(&out).expect("out");
-        // A dead pid on this host, and a (for all we know live) run on another node.
-        let mine = parent.path().join(format!(
-            ".out.staging-{}@{}-aaaaaa",
-            u32::MAX - 1,
-            super::host_name()
-        ));
+        // A dead pid on this host (a reaped child's), and a (for all we know live) run
+        // on another node.
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let dead = child.id();
+        child.wait().expect("reap");
+        let mine = parent
+            .path()
+            .join(format!(".out.staging-{dead}@{}-aaaaaa", super::host_name()));
         let theirs = parent.path().join(".out.staging-1@some-other-node-bbbbbb");
         std::fs::create_dir(&mine).expect("mine");
         std::fs::create_dir(&theirs).expect("theirs");

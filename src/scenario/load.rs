@@ -183,6 +183,31 @@ pub struct RonFailure {
     pub message: String,
 }
 
+/// A deserialisation error's path in the validation pass's scheme: fields as `.name`,
+/// list items as `[i]`; enum variants (a mechanism's kind, `Const`) are not part of a
+/// path, and segments serde could not name are left out. Deserialising from a JSON tree
+/// (as sweeps do) shows variants as map keys: `variants_as_keys` leaves out the keys
+/// that start with a capital letter, as variant names do and field names never do.
+pub fn field_path(path: &serde_path_to_error::Path, variants_as_keys: bool) -> String {
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            serde_path_to_error::Segment::Map { key } => {
+                if variants_as_keys && key.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    out
+}
+
 /// Parses RON `source` into any serde type with the scenario extensions on, keeping the
 /// line, column and field path of a failure (shared by scenarios, experiments and
 /// benchmark rungs).
@@ -204,25 +229,7 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &str) -> Result<T, RonF
     let mut deserializer = ron::Deserializer::from_str_with_options(source, &options)
         .map_err(|e| failure(e.span, String::new(), e.code.to_string()))?;
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        // The validation pass's path scheme: fields as `.name`, list items as `[i]`;
-        // enum variants (a mechanism's kind, `Const`) are not part of a path, and segments
-        // serde could not name are left out.
-        let mut field_path = String::new();
-        for segment in e.path() {
-            match segment {
-                serde_path_to_error::Segment::Seq { index } => {
-                    field_path.push_str(&format!("[{index}]"))
-                }
-                serde_path_to_error::Segment::Map { key } => {
-                    if !field_path.is_empty() {
-                        field_path.push('.');
-                    }
-                    field_path.push_str(key);
-                }
-                serde_path_to_error::Segment::Enum { .. }
-                | serde_path_to_error::Segment::Unknown => {}
-            }
-        }
+        let field_path = field_path(e.path(), false);
         let spanned = deserializer.span_error(e.into_inner());
         failure(spanned.span, field_path, spanned.code.to_string())
     })?;

@@ -34,6 +34,16 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// This machine's limits for outputs under `out_dir`, with the memory capped at
+    /// `max_memory` when given (the CLI's `--max-memory`).
+    pub fn for_run(out_dir: &Path, max_memory: Option<u64>) -> Self {
+        let mut limits = Self::of_this_machine(Some(out_dir));
+        if max_memory.is_some() {
+            limits.memory_bytes = max_memory;
+        }
+        limits
+    }
+
     /// This machine's: available memory (`MemAvailable` of `/proc/meminfo`, where there is
     /// one) and the free space of the file system that will hold `out_dir` (its nearest
     /// existing ancestor), when given.
@@ -77,11 +87,9 @@ fn mem_available(meminfo: &str) -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// Problems with running `scenario` within `limits`: one per mechanism whose estimate
-/// exceeds the memory, one for the output size against the disk.
-pub fn check(scenario: &Scenario, limits: &Limits) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let estimates: Vec<ResourceEstimate> = scenario
+/// Each mechanism's estimate, in scenario order.
+fn estimates(scenario: &Scenario) -> Vec<ResourceEstimate> {
+    scenario
         .mechanisms
         .iter()
         .enumerate()
@@ -89,7 +97,19 @@ pub fn check(scenario: &Scenario, limits: &Limits) -> Vec<Problem> {
             m.as_mechanism()
                 .resource_estimate(scenario, &format!("mechanisms[{i}]"))
         })
-        .collect();
+        .collect()
+}
+
+/// The bytes of tables a run of `scenario` is estimated to write.
+pub fn output_bytes(scenario: &Scenario) -> u64 {
+    estimates(scenario).iter().map(|e| e.output_bytes).sum()
+}
+
+/// Problems with running `scenario` within `limits`: one per mechanism whose estimate
+/// exceeds the memory, one for the output size against the disk.
+pub fn check(scenario: &Scenario, limits: &Limits) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let estimates = estimates(scenario);
     let memory: u64 = estimates.iter().map(|e| e.memory_bytes).sum();
     if let Some(available) = limits.memory_bytes
         && memory > available

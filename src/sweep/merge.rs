@@ -160,6 +160,16 @@ fn axis_type(name: &str) -> ColumnType {
     }
 }
 
+/// Whether `value` can be written in a column of type `ty` (what `lead_cells` writes).
+fn fits(value: &serde_json::Value, ty: ColumnType) -> bool {
+    match ty {
+        ColumnType::I64 => value.as_i64().is_some(),
+        ColumnType::Utf8 => value.is_string(),
+        ColumnType::Bool => value.is_boolean(),
+        _ => value.as_f64().is_some(),
+    }
+}
+
 /// The cells every merged row starts with; each swept value in its axis's column type.
 fn lead_cells<'a>(record: &'a CellRecord, axis_types: &[ColumnType]) -> Vec<Cell<'a>> {
     let mut cells = vec![
@@ -167,9 +177,8 @@ fn lead_cells<'a>(record: &'a CellRecord, axis_types: &[ColumnType]) -> Vec<Cell
         Cell::U32(record.seed_index),
         Cell::U64(record.seed),
     ];
-    // `gather` checked the values against the plan's axes; a value of another kind than
-    // its axis (a hand-edited cell.json) is written as the axis's zero rather than
-    // breaking the column.
+    // `gather` refused any cell whose value does not fit its axis's type ([`fits`]), so
+    // these conversions succeed.
     cells.extend(
         record
             .values
@@ -265,6 +274,18 @@ fn gather(dirs: &[PathBuf], plan: &Plan) -> Result<BTreeMap<u64, CellRecord>, Sw
                     .any(|((p, _), a)| *p != a.path)
             {
                 problems.push(format!("cell {name}'s values do not follow the grid"));
+                continue;
+            }
+            if let Some(((path, _), a)) = record
+                .values
+                .iter()
+                .zip(&plan.axes)
+                .find(|((_, v), a)| !fits(v, axis_type(&a.column)))
+            {
+                problems.push(format!(
+                    "cell {name}'s value of `{path}` is not of its axis's type ({})",
+                    a.column
+                ));
                 continue;
             }
             if let Some((_, first)) = found.get(&record.cell) {

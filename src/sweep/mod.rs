@@ -114,7 +114,7 @@ pub struct Axis {
 pub struct Sweep {
     /// The sweep file.
     pub file: PathBuf,
-    /// The base scenario file, and the scenario in it.
+    /// The base scenario file: the sweep's `scenario`, resolved beside the sweep file.
     pub base_file: PathBuf,
     /// The base scenario.
     pub base: Scenario,
@@ -199,16 +199,13 @@ pub enum SweepError {
     #[error("the sweep's base scenario: {0}")]
     Base(#[from] ScenarioError),
     /// Paths, values or cells that do not work, each located.
-    #[error("invalid sweep `{}`: {} problem{}{}", path.display(), problems.len(), if problems.len() == 1 { "" } else { "s" }, problems.iter().map(|p| format!("\n  --> {p}")).collect::<String>())]
+    #[error("invalid sweep `{}`: {} problem{}{}", path.display(), problems.len(), if problems.len() == 1 { "" } else { "s" }, render_problems(problems))]
     Invalid {
         /// The sweep file.
         path: PathBuf,
         /// Every problem.
         problems: Vec<SweepProblem>,
     },
-    /// A bad `--shard` or Slurm array variable.
-    #[error("{0}")]
-    Shard(String),
     /// The output directory holds another sweep's cells, or cells this shard would
     /// overwrite without `--resume`.
     #[error("{0}")]
@@ -281,14 +278,10 @@ impl Sweep {
             .parent()
             .unwrap_or(Path::new(""))
             .join(&config.scenario);
+        let mut checker = SweepChecker::new(path, source);
         let base_source = match read_base(&base_file) {
             Ok(text) => text,
             Err(error) => {
-                let mut checker = SweepChecker {
-                    file: path,
-                    locations: FieldLocations::scan(source),
-                    problems: Vec::new(),
-                };
                 checker.fail(
                     "scenario",
                     format!("scenario: cannot read `{}`: {error}", base_file.display()),
@@ -298,11 +291,6 @@ impl Sweep {
         };
         let base = parse_scenario(&base_source, &base_file)?;
         crate::scenario::load::check(&base, &base_source, &base_file)?;
-        let checker = SweepChecker {
-            file: path,
-            locations: FieldLocations::scan(source),
-            problems: Vec::new(),
-        };
         checker.build(config, base, base_file, limits)
     }
 
@@ -471,13 +459,8 @@ pub(crate) fn list_ids(cells: &[u64], total: u64) -> String {
     shown.join(", ")
 }
 
-fn digits(mut n: u64) -> usize {
-    let mut d = 1;
-    while n >= 10 {
-        n /= 10;
-        d += 1;
-    }
-    d
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 fn to_tree(scenario: &Scenario) -> Result<Value, String> {
@@ -486,23 +469,7 @@ fn to_tree(scenario: &Scenario) -> Result<Value, String> {
 
 fn from_tree(tree: Value) -> Result<Scenario, (String, String)> {
     serde_path_to_error::deserialize::<_, Scenario>(tree).map_err(|e| {
-        let mut path = String::new();
-        for segment in e.path() {
-            match segment {
-                serde_path_to_error::Segment::Seq { index } => path.push_str(&format!("[{index}]")),
-                serde_path_to_error::Segment::Map { key } => {
-                    // Enum variants appear as map keys here; paths leave them out.
-                    if key.starts_with(|c: char| c.is_ascii_uppercase()) {
-                        continue;
-                    }
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(key);
-                }
-                _ => {}
-            }
-        }
+        let path = crate::scenario::load::field_path(e.path(), true);
         (path, e.into_inner().to_string())
     })
 }
@@ -540,18 +507,50 @@ struct SweepChecker<'a> {
     file: &'a Path,
     locations: FieldLocations,
     problems: Vec<SweepProblem>,
+    /// (line, column, message) of each problem, so a repeat is dropped in O(1): a big
+    /// grid can report the same problem at every point.
+    seen: std::collections::HashSet<(Option<(usize, usize)>, String)>,
 }
 
-impl SweepChecker<'_> {
+/// Most problems an invalid sweep lists; the count says how many more there are.
+const LISTED_PROBLEMS: usize = 50;
+
+fn render_problems(problems: &[SweepProblem]) -> String {
+    let mut out: String = problems
+        .iter()
+        .take(LISTED_PROBLEMS)
+        .map(|p| format!("\n  --> {p}"))
+        .collect();
+    if problems.len() > LISTED_PROBLEMS {
+        out.push_str(&format!(
+            "\n  ... and {} more",
+            problems.len() - LISTED_PROBLEMS
+        ));
+    }
+    out
+}
+
+impl<'a> SweepChecker<'a> {
+    fn new(file: &'a Path, source: &str) -> Self {
+        Self {
+            file,
+            locations: FieldLocations::scan(source),
+            problems: Vec::new(),
+            seen: std::collections::HashSet::new(),
+        }
+    }
+
     fn fail(&mut self, written_at: &str, message: String) {
         let position = self.locations.nearest(written_at).map(|(p, _)| p);
-        let problem = SweepProblem {
-            file: self.file.to_path_buf(),
-            position,
-            message,
-        };
-        if !self.problems.contains(&problem) {
-            self.problems.push(problem);
+        if self
+            .seen
+            .insert((position.map(|p| (p.line, p.column)), message.clone()))
+        {
+            self.problems.push(SweepProblem {
+                file: self.file.to_path_buf(),
+                position,
+                message,
+            });
         }
     }
 
@@ -779,29 +778,58 @@ impl SweepChecker<'_> {
     fn check_points(&mut self, sweep: &Sweep, limits: &Limits) {
         use rayon::prelude::*;
         let seeds = u64::from(sweep.seeds);
-        let found: Vec<Vec<(String, String)>> = (0..sweep.point_count())
+        let found: Vec<(Vec<(String, String)>, u64)> = (0..sweep.point_count())
             .into_par_iter()
             .map(|point| point_problems(sweep, &sweep.cell(point * seeds), limits))
             .collect();
-        for (at, message) in found.into_iter().flatten() {
+        // Each point fits the disk alone; all the cells (every shard writes into the
+        // same directory) must fit it together.
+        let total: u64 = found
+            .iter()
+            .map(|(_, bytes)| bytes.saturating_mul(seeds))
+            .fold(0, u64::saturating_add);
+        for (at, message) in found.into_iter().flat_map(|(problems, _)| problems) {
             self.fail(&at, message);
+        }
+        if let Some(free) = limits.disk_bytes
+            && total > free
+        {
+            self.fail(
+                "grid",
+                format!(
+                    "the sweep's {} cells would write about {} of tables, more than the {} free where they go: fewer points or seeds, or a smaller run per cell",
+                    sweep.cell_count(),
+                    crate::sim::resources::human(total),
+                    crate::sim::resources::human(free)
+                ),
+            );
         }
     }
 }
 
-/// One grid point's problems, each with where it is written in the sweep file.
-fn point_problems(sweep: &Sweep, cell: &SweepCell, limits: &Limits) -> Vec<(String, String)> {
-    let problems = match sweep.scenario_of(cell) {
+/// One grid point's problems, each with where it is written in the sweep file, and the
+/// bytes of tables one of its cells would write.
+fn point_problems(
+    sweep: &Sweep,
+    cell: &SweepCell,
+    limits: &Limits,
+) -> (Vec<(String, String)>, u64) {
+    let (problems, bytes) = match sweep.scenario_of(cell) {
         Ok(scenario) => {
-            let mut problems = crate::scenario::validate(&scenario);
+            // Estimates are only meaningful (and only computed) for a valid scenario.
+            let problems = crate::scenario::validate(&scenario);
             if problems.is_empty() {
-                problems = crate::sim::resources::check(&scenario, limits);
+                (
+                    crate::sim::resources::check(&scenario, limits),
+                    crate::sim::resources::output_bytes(&scenario),
+                )
+            } else {
+                (problems, 0)
             }
-            problems
         }
-        Err((path, message)) => vec![crate::scenario::Problem { path, message }],
+        Err((path, message)) => (vec![crate::scenario::Problem { path, message }], 0),
     };
-    problems
+    let located = problems
         .into_iter()
         .map(|problem| {
             let axis = sweep
@@ -828,7 +856,8 @@ fn point_problems(sweep: &Sweep, cell: &SweepCell, limits: &Limits) -> Vec<(Stri
                 },
             }
         })
-        .collect()
+        .collect();
+    (located, bytes)
 }
 
 #[cfg(test)]
@@ -856,6 +885,30 @@ mod tests {
             ..Limits::of_this_machine(None)
         };
         Sweep::parse(text, &dir.path().join("sweep.ron"), &limits)
+    }
+
+    /// Every grid point fits the disk alone, but not all the cells together: refused.
+    #[test]
+    fn all_the_cells_must_fit_the_disk_together() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("base.ron"), BASE).expect("write");
+        let text = r#"Sweep(scenario: "base.ron", grid: {"steps": [3, 4]}, seeds: 50)"#;
+        let one = crate::sim::resources::output_bytes(
+            &crate::scenario::parse_scenario(BASE, Path::new("base.ron")).expect("base"),
+        );
+        let limits = |disk| Limits {
+            memory_bytes: None,
+            disk_bytes: Some(disk),
+        };
+        // Room for a few cells, not for 100 of them.
+        let refused = Sweep::parse(text, &dir.path().join("sweep.ron"), &limits(10 * one))
+            .expect_err("too big for the disk")
+            .to_string();
+        assert!(
+            refused.contains("the sweep's 100 cells would write about"),
+            "{refused}"
+        );
+        Sweep::parse(text, &dir.path().join("sweep.ron"), &limits(1000 * one)).expect("fits");
     }
 
     impl Sweep {

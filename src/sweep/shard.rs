@@ -188,13 +188,11 @@ pub fn run_shard(
     write_plan(sweep, out)?;
     let mine: Vec<u64> = (0..sweep.cell_count()).filter(|&i| shard.owns(i)).collect();
     remove_stale_cell_staging(sweep, shard, out);
-    let complete: Vec<u64> = mine
-        .iter()
-        .copied()
-        .filter(|&i| {
-            read_record(&cell_dir(out, sweep, i)).is_ok_and(|r| r.sweep_sha256 == sweep.sha256)
-        })
-        .collect();
+    // One pass splits the shard's cells into complete and still to run (no per-cell
+    // search of the complete ones, which would be quadratic in a large shard).
+    let (complete, to_run): (Vec<u64>, Vec<u64>) = mine.iter().partition(|&&i| {
+        read_record(&cell_dir(out, sweep, i)).is_ok_and(|r| r.sweep_sha256 == sweep.sha256)
+    });
     if !resume && !complete.is_empty() {
         return Err(SweepError::OutputDir(format!(
             "{} cell{} of shard {shard} {} already complete in `{}` ({}): pass --resume to skip {}, or choose another --out",
@@ -215,7 +213,7 @@ pub fn run_shard(
     progress.done(done);
     let never = AtomicBool::new(false);
     let stop = progress.stop_flag().unwrap_or(&never);
-    for index in mine.into_iter().filter(|i| !complete.contains(i)) {
+    for index in to_run {
         let cell = sweep.cell(index);
         match run_cell(sweep, &cell, shard, out, limits, stop) {
             Ok(()) => {}
