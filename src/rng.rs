@@ -41,6 +41,8 @@ pub enum StreamDomain {
     /// An auction trader's orders (index = auction number · 2³² + trader; a generated
     /// book's bidder `b` uses the book's number in place of the auction's).
     Auction = 11,
+    /// A generated book's symbols and their NBBOs (index 0).
+    AuctionMarket = 12,
 }
 
 /// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.
@@ -69,6 +71,16 @@ pub fn stream(seed: u64, domain: StreamDomain, index: u64) -> Stream {
         chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
     }
     Stream::from_seed(bytes)
+}
+
+/// The stream of bidder `bidder`'s orders in book (or auction) `book`: one stream per
+/// (book, bidder), so a book is the same whatever order or thread draws it.
+pub fn auction_stream(seed: u64, book: u32, bidder: u32) -> Stream {
+    stream(
+        seed,
+        StreamDomain::Auction,
+        (u64::from(book) << 32) | u64::from(bidder),
+    )
 }
 
 /// The stream of a quote-control policy's own draws on `path` (ε-greedy exploration,

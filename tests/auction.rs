@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
-use dealersim::mechanisms::auction::book::{Auction, load_book, parse_book};
-use dealersim::mechanisms::auction::clearing::{Clearing, clear, verify};
+use dealersim::mechanisms::auction::book::Auction;
+use dealersim::mechanisms::auction::clearing::{Clearing, clear};
+use dealersim::mechanisms::auction::load::{load_book, parse_book};
+use dealersim::mechanisms::auction::verify::verify;
 
 fn cleared(path: &str) -> (Auction, Clearing) {
     let (_, auction) = load_book(Path::new(path)).unwrap_or_else(|e| panic!("{e}"));
@@ -83,7 +85,7 @@ fn small_book(seed: u64) -> dealersim::mechanisms::auction::book::Book {
 
 #[test]
 fn the_solver_matches_brute_force_on_a_thousand_random_books() {
-    use dealersim::mechanisms::auction::{book::compile_book, reference};
+    use dealersim::mechanisms::auction::{load::compile_book, reference};
     let mut traded = 0;
     let mut baskets = 0;
     for seed in 0..1000u64 {
@@ -251,5 +253,80 @@ fn the_cli_writes_tables_or_nothing() {
     assert!(stdout.contains("10.0050"), "{stdout}");
     assert!(
         out.join("auction_symbols.parquet").exists() && out.join("auction_fills.parquet").exists()
+    );
+}
+
+/// Regressions from review: limits on the grid at high prices land on their level (a
+/// quotient of 1.99999998 steps is level 2, not 1), and a price step that divides the
+/// spread only to 1e-6 still gives one consistent grid to the model and the pricing.
+#[test]
+fn levels_are_exact_at_high_prices_and_on_inexact_steps() {
+    let high = r#"(
+        symbols: [(name: "BRK", nbb: 700000.06, nbo: 700000.07, tick: 0.01)],
+        bidders: [
+            (name: "buyer", orders: [(id: "o", symbol: "BRK", side: Buy, quantity: 100, limit: 700000.07)]),
+            (name: "seller", orders: [(id: "o", symbol: "BRK", side: Sell, quantity: 100, limit: 700000.068)]),
+        ],
+    )"#;
+    let (_, auction) = parse_book(high, Path::new("high.ron")).unwrap_or_else(|e| panic!("{e}"));
+    let c = clear(&auction).unwrap_or_else(|e| panic!("{e}"));
+    verify(&auction, &c).expect("valid");
+    assert_eq!(c.fills, vec![100, 100]);
+    // The seller needs ≥ 700000.068, so level 2 (700000.07), the buyer's limit.
+    assert_eq!(c.levels, vec![Some(2)]);
+    assert!(
+        c.bidder_surplus.iter().all(|&s| s >= -1e-9),
+        "{:?}",
+        c.bidder_surplus
+    );
+    let inexact = r#"(
+        symbols: [(name: "A", nbb: 10.0, nbo: 11.0, tick: 1.0, price_step: 0.3333334)],
+        bidders: [
+            (name: "basket", orders: [(id: "a", symbol: "A", side: Buy, quantity: 3)],
+             logic: [(place: Basket(legs: [("a", 3)], net_price: "31", max_units: 1))]),
+            (name: "seller", orders: [(id: "o", symbol: "A", side: Sell, quantity: 3, limit: 10.0)]),
+        ],
+    )"#;
+    let (_, auction) =
+        parse_book(inexact, Path::new("inexact.ron")).unwrap_or_else(|e| panic!("{e}"));
+    let c = clear(&auction).unwrap_or_else(|e| panic!("{e}"));
+    verify(&auction, &c).expect("valid");
+    assert_eq!(c.fills, vec![3, 3]);
+    // Admissible levels 0..=1 (3·p ≤ 31); the middle of 0..3 is 1.5, and level 1 is the
+    // nearest admissible one.
+    assert_eq!(c.levels, vec![Some(1)]);
+}
+
+/// Prices named in the logic are bounded like limits, and an error inside a
+/// `Notional("…")` points at its character, not at `Notional`.
+#[test]
+fn logic_prices_are_bounded_and_located_inside_their_string() {
+    let text = r#"(
+    symbols: [(name: "X", nbb: 10.00, nbo: 10.01, tick: 0.01)],
+    bidders: [
+        (name: "a", orders: [(id: "o", symbol: "X", side: Buy, quantity: 10)],
+         logic: [(place: Notional("1001 * qty(o)"))]),
+        (name: "b", orders: [(id: "o", symbol: "X", side: Buy, quantity: 10)],
+         logic: [(place: Notional("10 * qty(o) +"))]),
+    ],
+)"#;
+    let error = parse_book(text, Path::new("n.ron"))
+        .expect_err("bad")
+        .to_string();
+    assert!(
+        error.contains(
+            "bidders[0].logic[0].place: the per-share price 1001 is outside the price bounds"
+        ),
+        "{error}"
+    );
+    // The missing operand is reported where the expression ends: its first char's
+    // column (one after the quote) plus its 13 chars.
+    let line = text.lines().nth(6).expect("line 7");
+    let end = line.find("\"10").expect("quote") + 2 + "10 * qty(o) +".len();
+    assert!(
+        error.contains(&format!(
+            "n.ron:7:{end}  bidders[1].logic[0].place: bidder logic"
+        )),
+        "{error}"
     );
 }

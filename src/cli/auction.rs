@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use dealersim::mechanisms::auction::book::load_book;
 use dealersim::mechanisms::auction::clearing::clear;
+use dealersim::mechanisms::auction::load::load_book;
 use dealersim::mechanisms::auction::report::{fill_rows, symbol_rows, write_clearing};
 
 use super::super::{EXIT_BAD_SCENARIO, EXIT_RUN_FAILED, FormatArg};
@@ -36,7 +36,7 @@ pub fn clear_book(
     if !quiet {
         let (vars, constraints) = clearing.model_size;
         outln!(
-            "cleared {} orders of {} bidders over {} symbols in {:.1} ms ({} variables, {} constraints{})",
+            "cleared {} orders of {} bidders over {} symbols in {:.1} ms ({} variables, {} constraints over all programs{})",
             auction.orders.len(),
             auction.bidders.len(),
             auction.symbols.len(),

@@ -40,7 +40,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// Malformed RON, a wrong type, an unknown or missing field.
-    #[error("{}", render_parse(path, *position, field_path, message))]
+    #[error("{}", render_parse("scenario", path, *position, field_path, message))]
     Parse {
         /// The scenario path.
         path: PathBuf,
@@ -52,7 +52,7 @@ pub enum ScenarioError {
         message: String,
     },
     /// The file parsed but some values are out of range or inconsistent.
-    #[error("{}", render_invalid(path, problems))]
+    #[error("{}", render_invalid("scenario", path, problems))]
     Invalid {
         /// The scenario path.
         path: PathBuf,
@@ -61,14 +61,21 @@ pub enum ScenarioError {
     },
 }
 
-fn render_parse(path: &Path, position: SourcePosition, field_path: &str, message: &str) -> String {
+/// "cannot parse {what} `path`" and where: the parse error of any input file.
+pub fn render_parse(
+    what: &str,
+    path: &Path,
+    position: SourcePosition,
+    field_path: &str,
+    message: &str,
+) -> String {
     let field = if field_path.is_empty() {
         String::new()
     } else {
         format!(" at `{field_path}`")
     };
     format!(
-        "cannot parse scenario `{}`\n  --> {}:{}:{}{field}: {message}",
+        "cannot parse {what} `{}`\n  --> {}:{}:{}{field}: {message}",
         path.display(),
         path.display(),
         position.line,
@@ -76,9 +83,11 @@ fn render_parse(path: &Path, position: SourcePosition, field_path: &str, message
     )
 }
 
-fn render_invalid(path: &Path, problems: &[LocatedProblem]) -> String {
+/// "invalid {what} `path`: N problems" and each at its place: the validation error of
+/// any input file.
+pub fn render_invalid(what: &str, path: &Path, problems: &[LocatedProblem]) -> String {
     let mut out = format!(
-        "invalid scenario `{}`: {} problem{}",
+        "invalid {what} `{}`: {} problem{}",
         path.display(),
         problems.len(),
         if problems.len() == 1 { "" } else { "s" }
@@ -307,8 +316,17 @@ pub fn check(scenario: &Scenario, source: &str, path: &Path) -> Result<(), Scena
 /// `problems` of the scenario file at `path` (text `source`), each located at its field
 /// (or its nearest written parent): the error the CLI prints.
 pub fn located(path: &Path, source: &str, problems: Vec<Problem>) -> ScenarioError {
+    ScenarioError::Invalid {
+        path: path.to_path_buf(),
+        problems: locate_problems(source, problems),
+    }
+}
+
+/// Each of `problems` located in `source` at its field (or its nearest written parent,
+/// marked not exact).
+pub fn locate_problems(source: &str, problems: Vec<Problem>) -> Vec<LocatedProblem> {
     let locations = FieldLocations::scan(source);
-    let problems = problems
+    problems
         .into_iter()
         .map(|problem| {
             let found = locations.nearest(&problem.path);
@@ -318,9 +336,5 @@ pub fn located(path: &Path, source: &str, problems: Vec<Problem>) -> ScenarioErr
                 problem,
             }
         })
-        .collect();
-    ScenarioError::Invalid {
-        path: path.to_path_buf(),
-        problems,
-    }
+        .collect()
 }

@@ -4,8 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::expr::Constraint;
-pub use super::load::{BookError, BookProblem, compile_book, load_book, parse_book};
+use super::linear::Constraint;
 
 /// Most price levels a symbol's NBBO may span (NBO − NBB in price steps): the clearing
 /// has one binary variable per level.
@@ -168,7 +167,8 @@ pub struct BasketSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearingOptions {
-    /// Wall-clock limit for each solver stage, seconds.
+    /// Wall-clock limit for each solver call, seconds (a book may need several: one per
+    /// component, and per price level of a one-symbol component).
     #[serde(default = "ClearingOptions::default_time_limit")]
     pub time_limit_s: f64,
     /// When the limit is hit: `false` (default) refuses the result with an error; `true`
@@ -176,8 +176,9 @@ pub struct ClearingOptions {
     /// reproducible across machines).
     #[serde(default)]
     pub accept_time_limit: bool,
-    /// Limits must lie within [NBB·(1 − band), NBO·(1 + band)]: a limit far outside the
-    /// market is almost always a typo (a price in cents).
+    /// Limits and `Notional` prices must lie within [NBB·(1 − band), NBO·(1 + band)], and
+    /// a basket's net price within what its legs can cost there: a price far outside the
+    /// market is almost always a typo (a price in cents). In [0, 10].
     #[serde(default = "ClearingOptions::default_limit_band")]
     pub limit_band: f64,
 }
@@ -229,18 +230,35 @@ impl SymbolMarket {
         }
     }
 
+    /// `limit` in steps above the NBB, snapped to a whole level when within
+    /// [`LEVEL_SNAP`] of one: a limit written on the grid (700000.07 at a step of 0.005)
+    /// must land on its level even where the floating-point quotient does not.
+    fn steps_above_nbb(&self, limit: f64) -> f64 {
+        let x = (limit - self.nbb) / self.step;
+        if (x - x.round()).abs() <= LEVEL_SNAP {
+            x.round()
+        } else {
+            x
+        }
+    }
+
     /// Highest level whose price is ≤ `limit` (−1: none).
     pub fn highest_level_at_most(&self, limit: f64) -> i64 {
-        let k = ((limit - self.nbb) / self.step + 1e-9).floor();
+        let k = self.steps_above_nbb(limit).floor();
         k.clamp(-1.0, f64::from(self.levels)) as i64
     }
 
     /// Lowest level whose price is ≥ `limit` (`levels + 1`: none).
     pub fn lowest_level_at_least(&self, limit: f64) -> i64 {
-        let k = ((limit - self.nbb) / self.step - 1e-9).ceil();
+        let k = self.steps_above_nbb(limit).ceil();
         k.clamp(0.0, f64::from(self.levels) + 1.0) as i64
     }
 }
+
+/// How close (in price steps) a limit's position must be to a level to count as on it:
+/// far above floating-point error at any price (~1e-8 steps at 10⁶ with a 0.005 step),
+/// far below any real difference between two prices.
+pub const LEVEL_SNAP: f64 = 1e-6;
 
 /// An order of the compiled book.
 #[derive(Clone, Debug, PartialEq)]

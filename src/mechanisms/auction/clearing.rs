@@ -11,10 +11,12 @@
 //! NBBO (NBB + k·step). One binary `x[s][k]` per level picks symbol `s`'s price. A buy
 //! limited at `L` may fill only if the chosen level is ≤ its highest admissible one:
 //! `q ≤ Q·Σ_{k ≤ k(L)} x[s][k]`; a sell mirrors it. A basket's net-price condition is
-//! linear in the level binaries. Conditional alternatives get a binary `y` each (at most
-//! one per bidder), their conditions and price rules relaxed by big-M terms when `y = 0`,
-//! and the bidder's value a variable `v ≤ value_a + M(1 − y_a)`. Plain limit orders need
-//! no variable beyond their fill, which keeps books of many simple orders small.
+//! linear in the level binaries. A bidder with logic is written in the convex hull of
+//! its alternatives ([`conditional_bidder`]): a binary `y_a` and a copy of the bidder's
+//! fills per alternative, conditions in perspective form, so only a basket's net price
+//! needs a big-M term. Plain limit orders need no variable beyond their fill, which keeps
+//! books of many simple orders small. Books are first split into independent symbol
+//! components ([`super::decompose`]).
 //!
 //! **Stages.** (1) maximise surplus; (2) the tie rule ([`time_priority`]): plain limit
 //! orders on the same side of a symbol at the same limit are interchangeable, so their
@@ -37,7 +39,7 @@ use good_lp::{
 
 use super::book::{Auction, Placement};
 use super::rules::{self, PriceRule};
-pub use super::verify::verify;
+use super::verify::verify;
 
 /// Why a book could not be cleared.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,10 @@ pub enum ClearingError {
         /// Which stage (1: surplus, 3: prices).
         stage: u8,
     },
+    /// The solver's answer breaks the book's rules (found by [`verify`], which every
+    /// clearing passes before it is returned): a bug or the solver's numerical trouble.
+    #[error("the clearing breaks the book's rules ({0}); nothing is reported")]
+    Invalid(String),
     /// The solver failed (numerical trouble); the book is still valid.
     #[error("the solver failed in stage {stage}: {message}")]
     Solver {
@@ -81,7 +87,8 @@ pub struct Clearing {
     pub bidder_surplus: Vec<f64>,
     /// Whether optimality was proven (false only with `accept_time_limit`).
     pub optimal: bool,
-    /// Variables and constraints of the stage-1 model.
+    /// Variables and constraints of the stage-1 programs, summed over every program
+    /// solved (one per component, and per price level of a one-symbol component).
     pub model_size: (usize, usize),
     /// Seconds spent in the solver, all stages.
     pub solve_seconds: f64,
@@ -382,8 +389,6 @@ fn basket_price_gate(
 /// [`ClearingError`] when the time limit runs out (unless accepted) or the solver fails.
 pub fn clear(auction: &Auction) -> Result<Clearing, ClearingError> {
     let started = Instant::now();
-    let limit = auction.options.time_limit_s;
-    let accept = auction.options.accept_time_limit;
     let mut optimal = true;
 
     // Stage 1: the most surplus, component by component (in parallel; each result lands
@@ -421,7 +426,8 @@ pub fn clear(auction: &Auction) -> Result<Clearing, ClearingError> {
     // Stage 2: time priority among interchangeable limit orders.
     time_priority(auction, &mut fill_values);
     let active = active_alternatives(auction, &fill_values, &chosen);
-    let (levels, prices) = clearing_prices(auction, &fill_values, &active, limit, accept)?;
+    let (levels, prices, prices_optimal) = clearing_prices(auction, &fill_values, &active)?;
+    optimal &= prices_optimal;
     let mut bidder_surplus = Vec::with_capacity(auction.bidders.len());
     let mut surplus = 0.0;
     for (b, bidder) in auction.bidders.iter().enumerate() {
@@ -449,11 +455,9 @@ pub fn clear(auction: &Auction) -> Result<Clearing, ClearingError> {
         model_size: size,
         solve_seconds: started.elapsed().as_secs_f64(),
     };
-    debug_assert!(
-        verify(auction, &clearing).is_ok(),
-        "clearing violates the book: {:?}",
-        verify(auction, &clearing)
-    );
+    // Cheap next to the solve (one pass over the orders), and the only guard against a
+    // solver answer that rounds to a rule-breaking allocation: always on.
+    verify(auction, &clearing).map_err(ClearingError::Invalid)?;
     Ok(clearing)
 }
 
@@ -477,17 +481,25 @@ fn solve_component(
     if component.symbols.len() > 1 || levels == 0 {
         return solve_surplus(&sub_auction(auction, component, None));
     }
+    // Each level is its own program: solved in parallel, compared in level order.
+    use rayon::prelude::*;
+    let solved: Vec<Result<Stage1, ClearingError>> = (0..=levels)
+        .into_par_iter()
+        .map(|k| solve_surplus(&sub_auction(auction, component, Some(k))))
+        .collect();
     let mut best: Option<Stage1> = None;
     let mut size = (0, 0);
     let mut optimal = true;
-    for k in 0..=levels {
-        let stage = solve_surplus(&sub_auction(auction, component, Some(k)))?;
+    for stage in solved {
+        let stage = stage?;
         size.0 += stage.size.0;
         size.1 += stage.size.1;
         optimal &= stage.optimal;
+        // The values of the rounded fills, to verify's tolerance: the lowest level wins
+        // among equals.
         let better = best
             .as_ref()
-            .is_none_or(|b| stage.surplus > b.surplus + 1e-9 * b.surplus.abs().max(1.0));
+            .is_none_or(|b| stage.surplus > b.surplus + 1e-6 * b.surplus.abs().max(1.0));
         if better {
             best = Some(stage);
         }
@@ -519,7 +531,7 @@ fn solve_surplus(auction: &Auction) -> Result<Stage1, ClearingError> {
         .filter_map(|x| x.first().map(|&v| (v, 1.0)))
         .collect();
     let mut problem = vars
-        .maximise(objective.clone())
+        .maximise(objective)
         .using(microlp)
         .with_time_limit(limit)
         .with_initial_solution(start);
@@ -545,8 +557,23 @@ fn solve_surplus(auction: &Auction) -> Result<Stage1, ClearingError> {
         Err(error) => return Err(error),
     };
     let optimal = check_status(solution.status(), 1, limit, accept)?;
-    let surplus = objective.eval_with(&solution);
     let (fills, choice) = read(&solution, &fills, &choice);
+    // What the rounded fills are worth under the rules, not the solver's objective.
+    let active = active_alternatives(auction, &fills, &choice);
+    let surplus = auction
+        .bidders
+        .iter()
+        .zip(&active)
+        .filter_map(|(bidder, a)| {
+            a.map(|a| {
+                rules::value(
+                    &bidder.alternatives[a],
+                    rules::orders_of(auction, bidder),
+                    &fills[bidder.orders.clone()],
+                )
+            })
+        })
+        .sum();
     Ok(Stage1 {
         fills,
         choice,
@@ -661,18 +688,22 @@ fn active_alternatives(
 /// equal prices. Each symbol's admissible levels are those every filled order's rule
 /// admits; the price is the grid point at the middle of that range (rounded down to the
 /// grid). Where an active basket couples symbols, the coupled symbols take the admissible
-/// levels nearest those midpoints (least Σ |2k − lo − hi|, a small integer program).
+/// levels nearest those midpoints (least Σ |2k − lo − hi|, the lower level among equally
+/// near ones: a small integer program). Also returns whether that program was solved to
+/// optimality (always, unless `accept_time_limit` took a time-limited answer).
 ///
 /// # Errors
-/// [`ClearingError`] when that small program fails or runs out of time.
+/// [`ClearingError::Invalid`] when a traded symbol has no admissible level (the fills
+/// break a price rule), or the small program's failure or time limit.
 #[allow(clippy::type_complexity)]
 pub fn clearing_prices(
     auction: &Auction,
     fills: &[u32],
     active: &[Option<usize>],
-    limit: f64,
-    accept: bool,
-) -> Result<(Vec<Option<u32>>, Vec<Option<f64>>), ClearingError> {
+) -> Result<(Vec<Option<u32>>, Vec<Option<f64>>, bool), ClearingError> {
+    let limit = auction.options.time_limit_s;
+    let accept = auction.options.accept_time_limit;
+    let mut optimal = true;
     let symbols = &auction.symbols;
     let mut low: Vec<i64> = vec![0; symbols.len()];
     let mut high: Vec<i64> = symbols.iter().map(|s| i64::from(s.levels)).collect();
@@ -698,6 +729,12 @@ pub fn clearing_prices(
                 linear @ PriceRule::Linear { .. } => coupled.push(linear),
             }
         }
+    }
+    if let Some(s) = (0..symbols.len()).find(|&s| traded[s] && low[s] > high[s]) {
+        return Err(ClearingError::Invalid(format!(
+            "symbol {} trades but no price level satisfies every filled order (levels {}..{})",
+            symbols[s].name, low[s], high[s]
+        )));
     }
     let mut levels: Vec<Option<u32>> = (0..symbols.len())
         .map(|s| traded[s].then(|| ((low[s] + high[s]).max(0) / 2) as u32))
@@ -734,6 +771,16 @@ pub fn clearing_prices(
         for &di in &d {
             distance.add_mul(1.0, di);
         }
+        // Distances are whole numbers; a tie-break of less than 1/2 in all prefers the
+        // lower of two equally near levels without ever outweighing a nearer one.
+        let spread: f64 = involved
+            .iter()
+            .map(|&s| f64::from(symbols[s].levels))
+            .sum::<f64>()
+            .max(1.0);
+        for &ki in &k {
+            distance.add_mul(0.5 / (spread + 1.0), ki);
+        }
         let mut problem = vars
             .minimise(distance)
             .using(microlp)
@@ -758,7 +805,7 @@ pub fn clearing_prices(
             }
         }
         let solution = problem.solve().map_err(|e| solver_error(e, 3, limit))?;
-        check_status(solution.status(), 3, limit, accept)?;
+        optimal &= check_status(solution.status(), 3, limit, accept)?;
         for (i, &s) in involved.iter().enumerate() {
             if traded[s] {
                 levels[s] = Some(solution.value(k[i]).round().max(0.0) as u32);
@@ -770,5 +817,5 @@ pub fn clearing_prices(
         .zip(symbols)
         .map(|(k, market)| k.map(|k| market.price(k)))
         .collect();
-    Ok((levels, prices))
+    Ok((levels, prices, optimal))
 }

@@ -559,5 +559,3 @@ impl Parser {
         Ok(Node { kind, span })
     }
 }
-
-pub use super::linear::{Affine, Constraint, Context, Value, compile};

@@ -407,14 +407,14 @@ impl TemplateMix {
 /// around `symbols`' NBBOs.
 pub fn random_bidder(
     seed: u64,
-    book: u64,
+    book: u32,
     index: u32,
     symbols: &[SymbolQuote],
     mix: &TemplateMix,
     shape: Shape,
 ) -> BidderSpec {
     let mut draw = Draw {
-        rng: stream(seed, StreamDomain::Auction, (book << 32) | u64::from(index)),
+        rng: crate::rng::auction_stream(seed, book, index),
         symbols,
         shape,
     };
@@ -426,7 +426,7 @@ pub fn random_bidder(
 /// A random book of `bidders` bidders over `symbols`.
 pub fn random_book(
     seed: u64,
-    book: u64,
+    book: u32,
     symbols: Vec<SymbolQuote>,
     bidders: u32,
     mix: &TemplateMix,
@@ -445,7 +445,7 @@ pub fn random_book(
 /// `n` symbols `S000`, `S001`, … with NBBOs of 1–4 ticks of 0.01 around prices from 5 to
 /// 100, drawn from `seed`.
 pub fn random_symbols(seed: u64, n: usize) -> Vec<SymbolQuote> {
-    let mut rng = stream(seed, StreamDomain::Auction, u64::MAX);
+    let mut rng = stream(seed, StreamDomain::AuctionMarket, 0);
     (0..n)
         .map(|i| {
             let nbb = tidy(f64::from(rng.random_range(500..10_000u32)) / 100.0);

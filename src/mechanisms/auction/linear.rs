@@ -430,6 +430,17 @@ mod tests {
         assert!(e.message.contains("nested"), "{e}");
         let negs = format!("{}1 <= 2", "-".repeat(2_000));
         assert!(parse(&negs).is_err());
+        assert!(
+            parse(&negs)
+                .expect_err("too deep")
+                .message
+                .contains("nested")
+        );
         assert!(parse(&"1+".repeat(3000)).is_err());
+        // A long flat sum is no nesting: accepted (a loop, not recursion), up to the
+        // length cap.
+        assert!(parse(&format!("{}1 <= 2", "1+".repeat(1000))).is_ok());
+        let long = parse(&format!("{}1 <= 2", "1+".repeat(3000))).expect_err("too long");
+        assert!(long.message.contains("at most 4096"), "{long}");
     }
 }

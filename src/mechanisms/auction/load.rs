@@ -9,9 +9,12 @@ use super::book::{
     Alternative, Auction, BasketSpec, Bidder, BidderSpec, Book, MAX_ORDERS, MAX_PRICE_LEVELS,
     MAX_QUANTITY, Order, Placement, PlacementSpec, SymbolMarket,
 };
-use super::expr::{self, Affine, ExprError, Value};
-use crate::scenario::load::{LocatedProblem, parse_ron, read_input};
-use crate::scenario::locate::{FieldLocations, SourcePosition};
+use super::expr::{self, ExprError};
+use super::linear::{self, Affine, Value};
+use crate::scenario::load::{
+    LocatedProblem, locate_problems, parse_ron, read_input, render_invalid, render_parse,
+};
+use crate::scenario::locate::SourcePosition;
 use crate::scenario::validate::{Checker, Problem};
 
 // ---------------------------------------------------------------------------------------
@@ -29,7 +32,7 @@ pub enum BookError {
         source: std::io::Error,
     },
     /// Malformed RON, a wrong type, an unknown or missing field.
-    #[error("cannot parse book `{}`\n  --> {}:{}:{}{}: {message}", path.display(), path.display(), position.line, position.column, if field_path.is_empty() { String::new() } else { format!(" at `{field_path}`") })]
+    #[error("{}", render_parse("book", path, *position, field_path, message))]
     Parse {
         /// The book path.
         path: PathBuf,
@@ -41,29 +44,13 @@ pub enum BookError {
         message: String,
     },
     /// Values out of range, unknown names, bad bidder logic.
-    #[error("invalid book `{}`: {} problem{}{}", path.display(), problems.len(), if problems.len() == 1 { "" } else { "s" }, render(path, problems))]
+    #[error("{}", render_invalid("book", path, problems))]
     Invalid {
         /// The book path.
         path: PathBuf,
         /// Every problem, located.
         problems: Vec<LocatedProblem>,
     },
-}
-
-fn render(path: &Path, problems: &[LocatedProblem]) -> String {
-    problems
-        .iter()
-        .map(|p| match p.position {
-            Some(at) => format!(
-                "\n  --> {}:{}:{}  {}",
-                path.display(),
-                at.line,
-                at.column,
-                p.problem
-            ),
-            None => format!("\n  --> {}  {}", path.display(), p.problem),
-        })
-        .collect()
 }
 
 /// Reads, parses, validates and compiles the book at `path`.
@@ -86,8 +73,8 @@ pub fn parse_book(source: &str, path: &Path) -> Result<(Book, Auction), BookErro
     let book: Book = parse_ron(source).map_err(|f| BookError::Parse {
         path: path.to_path_buf(),
         position: f.position,
+        message: crate::scenario::load::advice_for_long_form(source, &f).unwrap_or(f.message),
         field_path: f.field_path,
-        message: f.message,
     })?;
     match compile_book(&book) {
         Ok(auction) => Ok((book, auction)),
@@ -106,28 +93,19 @@ pub struct BookProblem {
 }
 
 fn locate(path: &Path, source: &str, problems: Vec<BookProblem>) -> BookError {
-    let locations = FieldLocations::scan(source);
     let lines: Vec<&str> = crate::scenario::load::without_bom(source).lines().collect();
-    let problems = problems
-        .into_iter()
-        .map(|p| {
-            let found = locations.nearest(&p.problem.path);
-            let mut position = found.map(|(at, _)| at);
-            if let (Some(at), Some(offset), Some(true)) =
-                (position, p.offset, found.map(|(_, exact)| exact))
-            {
-                position = Some(inside_string(&lines, at, offset));
-            }
-            LocatedProblem {
-                position,
-                exact: found.is_some_and(|(_, exact)| exact),
-                problem: p.problem,
-            }
-        })
-        .collect();
+    let (offsets, problems): (Vec<Option<usize>>, Vec<Problem>) =
+        problems.into_iter().map(|p| (p.offset, p.problem)).unzip();
+    let mut located = locate_problems(source, problems);
+    // A bidder-logic error is refined to its character inside the expression string.
+    for (problem, offset) in located.iter_mut().zip(offsets) {
+        if let (Some(at), Some(offset), true) = (problem.position, offset, problem.exact) {
+            problem.position = Some(inside_string(&lines, at, offset));
+        }
+    }
     BookError::Invalid {
         path: path.to_path_buf(),
-        problems,
+        problems: located,
     }
 }
 
@@ -137,17 +115,25 @@ fn inside_string(lines: &[&str], at: SourcePosition, offset: usize) -> SourcePos
     let Some(line) = at.line.checked_sub(1).and_then(|i| lines.get(i)) else {
         return at;
     };
-    let mut chars = line.chars().skip(at.column.saturating_sub(1));
-    if chars.next() != Some('"') {
-        return at;
-    }
-    let before: Vec<char> = chars.take(offset).collect();
-    if before.len() < offset || before.contains(&'\\') || before.contains(&'"') {
-        return at;
-    }
-    SourcePosition {
-        line: at.line,
-        column: at.column + 1 + offset,
+    let from: Vec<char> = line.chars().skip(at.column.saturating_sub(1)).collect();
+    // The value may be the string itself or a variant wrapping it, `Notional("…")`:
+    // skip the variant's name and its parenthesis to the quote.
+    let name = from
+        .iter()
+        .take_while(|c| c.is_alphanumeric() || **c == '_')
+        .count();
+    let quote = match from.get(name) {
+        Some('"') if name == 0 => 0,
+        Some('(') if name > 0 && from.get(name + 1) == Some(&'"') => name + 1,
+        _ => return at,
+    };
+    let before = from.get(quote + 1..quote + 1 + offset);
+    match before {
+        Some(before) if !before.contains(&'\\') && !before.contains(&'"') => SourcePosition {
+            line: at.line,
+            column: at.column + quote + 1 + offset,
+        },
+        _ => at,
     }
 }
 
@@ -213,7 +199,7 @@ pub fn compile_book(book: &Book) -> Result<Auction, Vec<BookProblem>> {
     p.checker.number(
         "clearing.limit_band",
         options.limit_band,
-        crate::scenario::validate::Range::Within(0.0, 10.0),
+        crate::scenario::validate::Range::Closed(0.0, 10.0),
     );
     let symbols = check_symbols(book, &mut p);
     if book.bidders.is_empty() {
@@ -243,7 +229,14 @@ pub fn compile_book(book: &Book) -> Result<Auction, Vec<BookProblem>> {
         let first = orders.len();
         check_orders(book, spec, b, &at, &symbols, &mut orders, &mut p);
         let range = first..orders.len();
-        let alternatives = compile_logic(spec, &at, &orders[range.clone()], &symbols, &mut p);
+        let alternatives = compile_logic(
+            spec,
+            &at,
+            &orders[range.clone()],
+            &symbols,
+            options.limit_band,
+            &mut p,
+        );
         bidders.push(Bidder {
             name: spec.name.clone(),
             orders: range,
@@ -291,7 +284,7 @@ fn check_symbols(book: &Book, p: &mut Problems) -> Vec<SymbolMarket> {
         }
         let step = s.step();
         let mut levels = 0;
-        if s.nbb.is_finite() && s.nbo.is_finite() && step.is_finite() && step > 0.0 {
+        if s.nbb > 0.0 && s.nbb.is_finite() && s.nbo.is_finite() && step.is_finite() && step > 0.0 {
             if s.nbo < s.nbb {
                 p.fail(
                     format!("{at}.nbo"),
@@ -320,6 +313,13 @@ fn check_symbols(book: &Book, p: &mut Problems) -> Vec<SymbolMarket> {
                 }
             }
         }
+        // The step in force is the NBBO's spread over its levels exactly, so that level
+        // `levels` is the NBO in every formula (the grid check above allows 1e-6 of slack).
+        let step = if levels > 0 {
+            (s.nbo - s.nbb) / f64::from(levels)
+        } else {
+            step
+        };
         out.push(SymbolMarket {
             name: s.name.clone(),
             nbb: s.nbb,
@@ -377,19 +377,10 @@ fn check_orders(
             );
         }
         if let (Some(limit), Some(s)) = (order.limit, symbol) {
-            let s = &symbols[s];
-            let (low, high) = (s.nbb * (1.0 - band), s.nbo * (1.0 + band));
             if !limit.is_finite() || limit <= 0.0 {
                 p.fail(format!("{here}.limit"), format!("must be > 0, got {limit}"));
-            } else if s.nbb > 0.0 && (limit < low || limit > high) {
-                p.fail(
-                    format!("{here}.limit"),
-                    format!(
-                        "limit {limit} is outside the price bounds [{low}, {high}] \
-                         (NBBO {}–{} ± clearing.limit_band {band})",
-                        s.nbb, s.nbo
-                    ),
-                );
+            } else if let Some(message) = outside_band(&symbols[s], band, limit, "limit") {
+                p.fail(format!("{here}.limit"), message);
             }
         }
         orders.push(Order {
@@ -401,6 +392,19 @@ fn check_orders(
             limit: order.limit,
         });
     }
+}
+
+/// Prices a bidder names (limits, `Notional` prices) must lie within
+/// [NBB·(1 − band), NBO·(1 + band)]; the message when `price` does not.
+fn outside_band(market: &SymbolMarket, band: f64, price: f64, what: &str) -> Option<String> {
+    let (low, high) = (market.nbb * (1.0 - band), market.nbo * (1.0 + band));
+    (market.nbb > 0.0 && !(low..=high).contains(&price)).then(|| {
+        format!(
+            "{what} {price} is outside the price bounds [{low}, {high}] \
+             (NBBO {}–{} ± clearing.limit_band {band})",
+            market.nbb, market.nbo
+        )
+    })
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -416,9 +420,11 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
 struct BidderContext<'a> {
     orders: &'a [Order],
     symbols: &'a [SymbolMarket],
+    /// `clearing.limit_band`.
+    band: f64,
 }
 
-impl expr::Context for BidderContext<'_> {
+impl linear::Context for BidderContext<'_> {
     fn order(&self, id: &str) -> Result<(usize, Option<f64>), String> {
         self.orders
             .iter()
@@ -451,11 +457,16 @@ fn compile_logic(
     at: &str,
     orders: &[Order],
     symbols: &[SymbolMarket],
+    band: f64,
     p: &mut Problems,
 ) -> Vec<Alternative> {
-    let context = BidderContext { orders, symbols };
+    let context = BidderContext {
+        orders,
+        symbols,
+        band,
+    };
     if spec.logic.is_empty() {
-        check_limits(spec, &format!("{at}.orders"), p);
+        check_limits(spec, at, None, p);
         return vec![Alternative {
             conditions: Vec::new(),
             placement: Placement::Orders,
@@ -468,7 +479,7 @@ fn compile_logic(
             None => Vec::new(),
             Some(text) => {
                 let path = format!("{here}.when");
-                match expr::parse(text).and_then(|n| expr::compile(&n, &context)) {
+                match expr::parse(text).and_then(|n| linear::compile(&n, &context)) {
                     Ok(Value::Bool(c)) => c,
                     Ok(_) => {
                         p.fail(
@@ -486,7 +497,7 @@ fn compile_logic(
         };
         let placement = match &alternative.place {
             PlacementSpec::Orders => {
-                check_limits(spec, &format!("{here}.place"), p);
+                check_limits(spec, at, Some(a), p);
                 Placement::Orders
             }
             PlacementSpec::Notional(text) => {
@@ -505,13 +516,18 @@ fn compile_logic(
     out
 }
 
-fn check_limits(spec: &BidderSpec, at: &str, p: &mut Problems) {
-    for order in &spec.orders {
+/// `Orders` (explicit in `alternative`, or the default logic) needs every order's limit:
+/// each missing one is reported at that order.
+fn check_limits(spec: &BidderSpec, bidder_at: &str, alternative: Option<usize>, p: &mut Problems) {
+    let place = alternative.map_or("the default `Orders`".to_string(), |a| {
+        format!("logic[{a}]'s `Orders`")
+    });
+    for (j, order) in spec.orders.iter().enumerate() {
         if order.limit.is_none() {
             p.fail(
-                at.to_string(),
+                format!("{bidder_at}.orders[{j}]"),
                 format!(
-                    "`Orders` fills each order at its own limit, but order `{}` has none",
+                    "{place} fills each order at its own limit, but order `{}` has none",
                     order.id
                 ),
             );
@@ -525,7 +541,7 @@ fn notional(
     context: &BidderContext<'_>,
     p: &mut Problems,
 ) -> Option<Placement> {
-    let form = match expr::parse(text).and_then(|n| expr::compile(&n, context)) {
+    let form = match expr::parse(text).and_then(|n| linear::compile(&n, context)) {
         Ok(Value::Linear(form)) => form,
         Ok(_) => {
             p.fail(
@@ -542,6 +558,12 @@ fn notional(
     let single: Vec<(usize, f64)> = form.terms.iter().map(|(&o, &c)| (o, c)).collect();
     match (single.as_slice(), form.constant) {
         (&[(order, price)], c) if c.abs() <= 1e-12 && price > 0.0 => {
+            let market = &context.symbols[context.orders[order].symbol];
+            if let Some(message) = outside_band(market, context.band, price, "the per-share price")
+            {
+                p.fail(at, message);
+                return None;
+            }
             Some(Placement::UnitPrice { order, price })
         }
         _ => {
@@ -574,7 +596,7 @@ fn compile_basket(
     let mut seen = BTreeMap::new();
     for (l, (id, weight)) in basket.legs.iter().enumerate() {
         let here = format!("{at}.legs[{l}]");
-        match expr::Context::order(context, id) {
+        match linear::Context::order(context, id) {
             Ok((order, _)) => {
                 if seen.insert(order, l).is_some() {
                     p.fail(here.clone(), format!("order `{id}` is a leg twice"));
@@ -595,7 +617,7 @@ fn compile_basket(
             ok = false;
         }
     }
-    let net = match expr::parse(&basket.net_price).and_then(|n| expr::compile(&n, context)) {
+    let net = match expr::parse(&basket.net_price).and_then(|n| linear::compile(&n, context)) {
         Ok(Value::Linear(Affine { terms, constant })) if terms.is_empty() => constant,
         Ok(_) => {
             p.fail(
@@ -609,6 +631,29 @@ fn compile_basket(
             return None;
         }
     };
+    // The net price must be reachable with every leg's price inside its band: outside,
+    // it is as surely a typo as a limit far from the market.
+    if ok {
+        let (mut low, mut high) = (0.0, 0.0);
+        for &(o, w) in &legs {
+            let order = &context.orders[o];
+            let m = &context.symbols[order.symbol];
+            let (lo, hi) = (m.nbb * (1.0 - context.band), m.nbo * (1.0 + context.band));
+            let c = order.side.sign() * f64::from(w);
+            low += if c > 0.0 { c * lo } else { c * hi };
+            high += if c > 0.0 { c * hi } else { c * lo };
+        }
+        if !(low..=high).contains(&net) {
+            p.fail(
+                format!("{at}.net_price"),
+                format!(
+                    "net price {net} per unit is outside what the legs can cost within \
+                     clearing.limit_band: [{low}, {high}]"
+                ),
+            );
+            ok = false;
+        }
+    }
     ok.then_some(Placement::Basket {
         legs,
         net_price: net,

@@ -1,8 +1,10 @@
 //! What an alternative means, stated once and directly (no solver): the value it puts on
 //! a bidder's fills, the fills it admits, and the prices it accepts. The clearing's
 //! verification, its pricing stage and the brute-force reference all read these; the
-//! mixed-integer model encodes the same rules in its own way, and the tests check that
-//! the two agree.
+//! mixed-integer model encodes the conditions, shapes and values in its own way, and the
+//! tests check that the two agree. Price rules are shared: the model gates fills with
+//! [`unit_rule`]'s levels too, so a mistake there would not show as a disagreement;
+//! `tests/auction.rs` checks levels at high prices and on inexact steps directly.
 
 use super::book::{Alternative, Auction, Bidder, Order, Placement, Side, SymbolMarket};
 

@@ -60,11 +60,23 @@ pub fn verify(auction: &Auction, clearing: &Clearing) -> Result<(), String> {
             }
         }
     }
-    for (s, (level, market)) in clearing.levels.iter().zip(symbols).enumerate() {
-        if let Some(k) = level
-            && *k > market.levels
-        {
-            return Err(format!("symbol {s}'s level {k} is outside the NBBO"));
+    let mut traded = vec![false; symbols.len()];
+    for (o, order) in auction.orders.iter().enumerate() {
+        traded[order.symbol] |= clearing.fills[o] > 0;
+    }
+    for (s, market) in symbols.iter().enumerate() {
+        match (clearing.levels[s], clearing.prices[s]) {
+            (Some(k), _) if k > market.levels => {
+                return Err(format!("symbol {s}'s level {k} is outside the NBBO"));
+            }
+            (Some(k), Some(p)) if p == market.price(k) => {}
+            (None, None) if !traded[s] => {}
+            (level, price) => {
+                return Err(format!(
+                    "symbol {}: level {level:?} and price {price:?} disagree (traded: {})",
+                    market.name, traded[s]
+                ));
+            }
         }
     }
     if (total - clearing.surplus).abs() > 1e-6 * total.abs().max(1.0) {
