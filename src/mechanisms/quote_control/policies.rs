@@ -33,8 +33,6 @@ pub fn optimal_spread(gamma: f64, sigma: f64, k: f64, time_left: f64) -> f64 {
 
 /// A quoting policy.
 pub trait QuotePolicy: Send + Sync {
-    /// Its name, as on the command line.
-    fn name(&self) -> String;
     /// The quotes for the state `observation`.
     fn quote(&mut self, observation: &Observation, rng: &mut Stream) -> Quotes;
     /// Learns from the step that followed its last quotes (most policies ignore it).
@@ -81,13 +79,6 @@ impl AvellanedaStoikov {
 }
 
 impl QuotePolicy for AvellanedaStoikov {
-    fn name(&self) -> String {
-        match self.centre {
-            Centre::Reservation => "inventory".into(),
-            Centre::Mid => "symmetric".into(),
-        }
-    }
-
     fn quote(&mut self, o: &Observation, _rng: &mut Stream) -> Quotes {
         let half = match self.centre {
             Centre::Reservation => {
@@ -116,10 +107,6 @@ pub struct FixedSpread {
 }
 
 impl QuotePolicy for FixedSpread {
-    fn name(&self) -> String {
-        "fixed".into()
-    }
-
     fn quote(&mut self, o: &Observation, _rng: &mut Stream) -> Quotes {
         Quotes {
             bid: o.mid - self.half_spread,
@@ -142,10 +129,6 @@ pub struct RandomWalk {
 }
 
 impl QuotePolicy for RandomWalk {
-    fn name(&self) -> String {
-        "random".into()
-    }
-
     fn quote(&mut self, o: &Observation, rng: &mut Stream) -> Quotes {
         let up = uniform(rng) < 0.5;
         let next = self.half_spread + if up { self.step } else { -self.step };
@@ -256,10 +239,6 @@ impl EpsilonGreedy {
 }
 
 impl QuotePolicy for EpsilonGreedy {
-    fn name(&self) -> String {
-        "epsilon-greedy".into()
-    }
-
     fn quote(&mut self, o: &Observation, rng: &mut Stream) -> Quotes {
         let half = self.arms[self.bandit.choose(rng)];
         Quotes {

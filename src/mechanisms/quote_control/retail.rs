@@ -579,8 +579,6 @@ fn initial(config: &RetailConfig) -> RetailObservation {
 
 /// A pricing policy for the retail environment.
 pub trait PricePolicy: Send + Sync {
-    /// Its name.
-    fn name(&self) -> String;
     /// The price it wants now (the environment makes it legal).
     fn price(&mut self, observation: &RetailObservation, rng: &mut Stream) -> f64;
     /// Learns from the step after its last price.
@@ -592,9 +590,6 @@ pub trait PricePolicy: Send + Sync {
 pub struct FixedPrice(pub f64);
 
 impl PricePolicy for FixedPrice {
-    fn name(&self) -> String {
-        "fixed".into()
-    }
     fn price(&mut self, _o: &RetailObservation, _rng: &mut Stream) -> f64 {
         self.0
     }
@@ -605,9 +600,6 @@ impl PricePolicy for FixedPrice {
 pub struct CostPlus(pub f64);
 
 impl PricePolicy for CostPlus {
-    fn name(&self) -> String {
-        "cost-plus".into()
-    }
     fn price(&mut self, o: &RetailObservation, _rng: &mut Stream) -> f64 {
         o.cost * (1.0 + self.0)
     }
@@ -618,9 +610,6 @@ impl PricePolicy for CostPlus {
 pub struct RandomWalkPrice(pub f64);
 
 impl PricePolicy for RandomWalkPrice {
-    fn name(&self) -> String {
-        "random".into()
-    }
     fn price(&mut self, o: &RetailObservation, rng: &mut Stream) -> f64 {
         let up = uniform(rng) < 0.5;
         o.price * if up { 1.0 + self.0 } else { 1.0 - self.0 }
@@ -646,9 +635,6 @@ impl EpsilonGreedyPrice {
 }
 
 impl PricePolicy for EpsilonGreedyPrice {
-    fn name(&self) -> String {
-        "epsilon-greedy".into()
-    }
     fn price(&mut self, _o: &RetailObservation, rng: &mut Stream) -> f64 {
         self.arms[self.bandit.choose(rng)]
     }
