@@ -43,6 +43,14 @@ pub enum StreamDomain {
     Auction = 11,
     /// A generated book's symbols and their NBBOs (index 0).
     AuctionMarket = 12,
+    /// A dealer-pair user's attributes and tie-break (index = user number; investor-users
+    /// have the top bit set).
+    PairUser = 13,
+    /// A dealer-pair user group's arrival times (index = group number; investor-user
+    /// groups have the top bit set).
+    PairArrivals = 14,
+    /// A held stream's level move over one tick (index = asset-user · 2³² + tick).
+    PairLevel = 15,
 }
 
 /// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit output.

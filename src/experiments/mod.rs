@@ -473,6 +473,44 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64, f64, usize) {
     (mean, sd, sd / (n as f64).sqrt(), n)
 }
 
+/// Running mean and sample variance by Welford's update, which keeps no sum of squares
+/// (so no cancellation when the mean is large against the spread).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunningMoments {
+    n: u64,
+    mean: f64,
+    m2: f64,
+}
+
+impl RunningMoments {
+    /// Adds one observation.
+    pub fn add(&mut self, x: f64) {
+        self.n += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.n as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// Their mean; NaN before the first.
+    pub fn mean(&self) -> f64 {
+        if self.n == 0 { f64::NAN } else { self.mean }
+    }
+
+    /// Their sample standard deviation; NaN before the first, 0 with one.
+    pub fn sd(&self) -> f64 {
+        match self.n {
+            0 => f64::NAN,
+            1 => 0.0,
+            n => (self.m2 / (n - 1) as f64).sqrt(),
+        }
+    }
+}
+
 /// The q-quantile (0 ≤ q ≤ 1) of the finite values in `xs`, by linear interpolation
 /// between order statistics (type 7, as numpy's default); NaN when there are none.
 pub fn quantile(xs: &[f64], q: f64) -> f64 {
@@ -490,6 +528,23 @@ pub fn quantile(xs: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn running_moments_match_the_two_pass_formulas_without_cancellation() {
+        let xs = [1e9 + 1.0, 1e9 + 2.0, 1e9 + 4.0, 1e9 + 7.0];
+        let mut m = RunningMoments::default();
+        assert!(m.mean().is_nan() && m.sd().is_nan());
+        for x in xs {
+            m.add(x);
+        }
+        let (mean, sd, ..) = mean_sd(&xs);
+        assert_eq!(m.count(), 4);
+        assert!((m.mean() - mean).abs() < 1e-6);
+        assert!((m.sd() - sd).abs() < 1e-9, "{} {}", m.sd(), sd);
+        let mut one = RunningMoments::default();
+        one.add(3.0);
+        assert_eq!((one.mean(), one.sd()), (3.0, 0.0));
+    }
 
     #[test]
     fn quantiles_match_numpy_type_7() {

@@ -8,6 +8,7 @@
 
 pub mod auction;
 pub mod dealer_market;
+pub mod dealer_pairs;
 pub mod quote_control;
 
 use serde::{Deserialize, Serialize};
@@ -24,10 +25,13 @@ pub enum MechanismConfig {
     /// Quoting agents, each in its own Avellaneda–Stoikov environment (SPEC §4, first
     /// part): a policy per group, one environment step a tick.
     QuoteControl(quote_control::config::QuoteControlConfig),
+    /// Dealer pairs (SPEC §3): AssetDealers and InvestorDealers, asset-users and
+    /// investor-users, cash-flow claims and competition between pairs.
+    DealerPairs(dealer_pairs::DealerPairsConfig),
 }
 
 /// Every mechanism kind, as written in scenario files.
-pub const KINDS: &[&str] = &["DealerMarket", "QuoteControl"];
+pub const KINDS: &[&str] = &["DealerMarket", "QuoteControl", "DealerPairs"];
 
 impl MechanismConfig {
     /// The mechanism behind the config.
@@ -35,6 +39,7 @@ impl MechanismConfig {
         match self {
             MechanismConfig::DealerMarket(config) => config,
             MechanismConfig::QuoteControl(config) => config,
+            MechanismConfig::DealerPairs(config) => config,
         }
     }
 }

@@ -1,0 +1,1 @@
+//! The `dealer-pairs` experiment (placeholder while the mechanism is wired up).

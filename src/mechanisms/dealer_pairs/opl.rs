@@ -1,0 +1,417 @@
+//! The optimisation possibilities loop and the matching algorithm: an investor-user's
+//! fully-allocated, diversified portfolios over the supply window, enumerated in bounded
+//! chunks, filtered by her tail tolerance and ranked by her certainty equivalent.
+//!
+//! Pure functions of plain numbers: the systems hand in the window and the investor, and
+//! book what comes back.
+
+use super::tail::{Lognormal, fenton_wilkinson};
+use super::utility::lognormal_certainty_equivalent;
+
+/// One supply item the investor can take a strip of: a stream the AssetDealer holds (a
+/// remainder) or one a queued asset-user offers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SupplyItem {
+    /// The fraction of the stream still to sell (1 for a queued stream).
+    pub available: f64,
+    /// The whole stream's value to the InvestorDealer now, which prices the strips.
+    pub dealer_value: f64,
+    /// The whole stream's value at the market rate now, which the investor's value uses.
+    pub market_value: f64,
+    /// σ of the stream's level, annualised.
+    pub volatility: f64,
+}
+
+/// What an investor-user asks of a portfolio.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InvestorNeeds {
+    /// Her cash, all invested.
+    pub cash: f64,
+    /// Claims of this much value (at the dealer's valuation) per unit of cash: 1/(1 + m).
+    pub value_per_cash: f64,
+    /// T, years.
+    pub horizon: f64,
+    /// 1/DF(r, T): the growth of a claim's value to T at the market rate.
+    pub growth_to_horizon: f64,
+    /// g.
+    pub risk_aversion: f64,
+    /// ε.
+    pub tail_tolerance: f64,
+    /// The loss level at T, currency (threshold × cash).
+    pub loss_level: f64,
+    /// The certainty equivalent at T she needs (cash grown at her reservation rate).
+    pub reservation: f64,
+}
+
+/// The OPL's bounds for one investor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OplBounds {
+    /// The fewest strips.
+    pub min_strips: usize,
+    /// The most strips.
+    pub max_strips: usize,
+    /// Candidates per chunk.
+    pub chunk: usize,
+}
+
+/// One candidate within tolerance, as matching ranks it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankedMatch {
+    /// Window positions of its strips, increasing.
+    pub items: Vec<usize>,
+    /// The fraction of each item's stream it takes, in `items` order.
+    pub fractions: Vec<f64>,
+    /// Her certainty equivalent of the portfolio's value at T.
+    pub certainty_equivalent: f64,
+    /// P(value at T < loss level), under the Fenton–Wilkinson lognormal.
+    pub tail_probability: f64,
+    /// The portfolio's value now, at the market rate.
+    pub market_value: f64,
+}
+
+/// The outcome of one investor's loop.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Matches {
+    /// Every candidate within tolerance whose certainty equivalent meets her reservation,
+    /// best first (ties in enumeration order).
+    pub ranked: Vec<RankedMatch>,
+    /// Candidates evaluated (feasible or not).
+    pub evaluated: u64,
+    /// Whether the candidate budget ran out before the enumeration did.
+    pub cut: bool,
+}
+
+/// The number of portfolios an investor's loop can enumerate from `window` items:
+/// Σ_{k=min}^{max} C(window, k).
+pub fn candidate_count(window: usize, bounds: OplBounds) -> u64 {
+    (bounds.min_strips..=bounds.max_strips.min(window))
+        .map(|k| binomial(window as u64, k as u64))
+        .sum()
+}
+
+fn binomial(n: u64, k: u64) -> u64 {
+    if k > n {
+        return 0;
+    }
+    let k = k.min(n - k);
+    (0..k).fold(1u64, |acc, i| acc * (n - i) / (i + 1))
+}
+
+/// Every k-subset of 0..n in lexicographic order, k from `min` to `max`, without
+/// allocating per subset.
+struct Combinations {
+    n: usize,
+    max: usize,
+    indices: Vec<usize>,
+    started: bool,
+}
+
+impl Combinations {
+    fn new(n: usize, min: usize, max: usize) -> Self {
+        Self {
+            n,
+            max: max.min(n),
+            indices: (0..min).collect(),
+            started: false,
+        }
+    }
+
+    /// The next subset, or None when every size is done.
+    fn next_subset(&mut self) -> Option<&[usize]> {
+        let k = self.indices.len();
+        if k == 0 || k > self.max {
+            return None;
+        }
+        if !self.started {
+            self.started = true;
+            return Some(&self.indices);
+        }
+        // The rightmost index that can still move right.
+        let mut i = k;
+        while i > 0 && self.indices[i - 1] == self.n - k + (i - 1) {
+            i -= 1;
+        }
+        if i == 0 {
+            // Size k is done: the first subset of size k + 1.
+            if k + 1 > self.max {
+                self.indices.clear();
+                return None;
+            }
+            self.indices = (0..=k).collect();
+            return Some(&self.indices);
+        }
+        self.indices[i - 1] += 1;
+        for j in i..k {
+            self.indices[j] = self.indices[j - 1] + 1;
+        }
+        Some(&self.indices)
+    }
+}
+
+/// Values one candidate: None when a strip is larger than what its item has left, or the
+/// portfolio fails her tolerance or reservation.
+fn evaluate(items: &[usize], window: &[SupplyItem], needs: &InvestorNeeds) -> Option<RankedMatch> {
+    // Fully allocated and equally split: each of the k strips is worth cash·value_per_cash/k
+    // at the dealer's valuation.
+    let strip_value = needs.cash * needs.value_per_cash / items.len() as f64;
+    let mut fractions = Vec::with_capacity(items.len());
+    let mut market_value = 0.0;
+    for &i in items {
+        let item = &window[i];
+        let fraction = strip_value / item.dealer_value;
+        if !(fraction.is_finite() && fraction <= item.available * (1.0 + 1e-12)) {
+            return None;
+        }
+        fractions.push(fraction.min(item.available));
+        market_value += fraction * item.market_value;
+    }
+    let components = items.iter().zip(&fractions).map(|(&i, &fraction)| {
+        let item = &window[i];
+        let s2 = item.volatility * item.volatility * needs.horizon;
+        let mean = fraction * item.market_value * needs.growth_to_horizon;
+        (
+            1.0,
+            Lognormal {
+                m: mean.ln() - 0.5 * s2,
+                s2,
+            },
+        )
+    });
+    let value = fenton_wilkinson(components)?;
+    let tail_probability = value.cdf(needs.loss_level);
+    if tail_probability > needs.tail_tolerance {
+        return None;
+    }
+    let certainty_equivalent =
+        lognormal_certainty_equivalent(value.m, value.s2, needs.risk_aversion);
+    if certainty_equivalent < needs.reservation {
+        return None;
+    }
+    Some(RankedMatch {
+        items: items.to_vec(),
+        fractions,
+        certainty_equivalent,
+        tail_probability,
+        market_value,
+    })
+}
+
+/// The MatchingAlgo on one chunk: its candidates within tolerance, best first.
+fn rank_chunk(
+    chunk: &[Vec<usize>],
+    window: &[SupplyItem],
+    needs: &InvestorNeeds,
+) -> Vec<RankedMatch> {
+    let mut ranked: Vec<RankedMatch> = chunk
+        .iter()
+        .filter_map(|items| evaluate(items, window, needs))
+        .collect();
+    // Stable: equal certainty equivalents keep enumeration order.
+    ranked.sort_by(|a, b| b.certainty_equivalent.total_cmp(&a.certainty_equivalent));
+    ranked
+}
+
+/// Merges two lists ranked best first, keeping `a`'s entries first among equals.
+fn merge_ranked(a: Vec<RankedMatch>, b: Vec<RankedMatch>) -> Vec<RankedMatch> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.certainty_equivalent >= y.certainty_equivalent,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+    out
+}
+
+/// The OPL for one investor over `window`: candidates are enumerated in lexicographic
+/// order by size, fed to matching `bounds.chunk` at a time, and ranked. At most `budget`
+/// candidates are evaluated; `cut` says whether that stopped it.
+pub fn match_investor(
+    window: &[SupplyItem],
+    needs: &InvestorNeeds,
+    bounds: OplBounds,
+    budget: u64,
+) -> Matches {
+    let mut out = Matches::default();
+    if window.len() < bounds.min_strips {
+        return out;
+    }
+    let mut subsets = Combinations::new(window.len(), bounds.min_strips, bounds.max_strips);
+    let mut chunk: Vec<Vec<usize>> = Vec::with_capacity(bounds.chunk);
+    loop {
+        chunk.clear();
+        while chunk.len() < bounds.chunk {
+            if out.evaluated >= budget {
+                out.cut = true;
+                break;
+            }
+            match subsets.next_subset() {
+                Some(s) => {
+                    chunk.push(s.to_vec());
+                    out.evaluated += 1;
+                }
+                None => break,
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let ranked = rank_chunk(&chunk, window, needs);
+        out.ranked = merge_ranked(std::mem::take(&mut out.ranked), ranked);
+        if out.cut || chunk.len() < bounds.chunk {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(value: f64, volatility: f64) -> SupplyItem {
+        SupplyItem {
+            available: 1.0,
+            dealer_value: value,
+            market_value: value,
+            volatility,
+        }
+    }
+
+    fn needs(cash: f64, tolerance: f64) -> InvestorNeeds {
+        InvestorNeeds {
+            cash,
+            value_per_cash: 1.0,
+            horizon: 5.0,
+            growth_to_horizon: 1.05f64.powi(5),
+            risk_aversion: 2.0,
+            tail_tolerance: tolerance,
+            loss_level: cash,
+            reservation: 0.0,
+        }
+    }
+
+    const BOUNDS: OplBounds = OplBounds {
+        min_strips: 1,
+        max_strips: 3,
+        chunk: 4,
+    };
+
+    #[test]
+    fn combinations_enumerate_every_subset_once_in_order() {
+        let mut c = Combinations::new(5, 2, 3);
+        let mut seen = Vec::new();
+        while let Some(s) = c.next_subset() {
+            seen.push(s.to_vec());
+        }
+        assert_eq!(seen.len() as u64, binomial(5, 2) + binomial(5, 3));
+        assert_eq!(seen[0], vec![0, 1]);
+        assert_eq!(seen[9], vec![3, 4]);
+        assert_eq!(seen[10], vec![0, 1, 2]);
+        assert_eq!(seen.last().unwrap(), &vec![2, 3, 4]);
+        let mut sorted = seen.clone();
+        sorted.dedup();
+        assert_eq!(sorted.len(), seen.len());
+        assert_eq!(
+            candidate_count(
+                5,
+                OplBounds {
+                    min_strips: 2,
+                    max_strips: 3,
+                    chunk: 1
+                }
+            ),
+            20
+        );
+        // More strips than items: only the sizes that fit.
+        assert_eq!(candidate_count(2, BOUNDS), 3);
+    }
+
+    #[test]
+    fn the_best_portfolio_diversifies_and_every_match_is_fully_allocated() {
+        let window = [item(1000.0, 0.3), item(1000.0, 0.3), item(1000.0, 0.3)];
+        let m = match_investor(&window, &needs(300.0, 0.5), BOUNDS, u64::MAX);
+        assert_eq!(m.evaluated, 7);
+        assert!(!m.cut);
+        assert!(!m.ranked.is_empty());
+        // Independent equal streams: three strips carry the least risk, so the highest CE.
+        assert_eq!(m.ranked[0].items, vec![0, 1, 2]);
+        for r in &m.ranked {
+            let paid: f64 = r.fractions.iter().map(|f| f * 1000.0).sum();
+            assert!((paid - 300.0).abs() < 1e-9, "{paid}");
+        }
+        for w in m.ranked.windows(2) {
+            assert!(w[0].certainty_equivalent >= w[1].certainty_equivalent);
+        }
+    }
+
+    #[test]
+    fn tolerance_excludes_concentrated_portfolios() {
+        let window = [item(1000.0, 0.4), item(1000.0, 0.4), item(1000.0, 0.4)];
+        let loose = match_investor(&window, &needs(300.0, 0.99), BOUNDS, u64::MAX);
+        assert_eq!(loose.ranked.len(), 7);
+        let single_tail = loose
+            .ranked
+            .iter()
+            .find(|r| r.items.len() == 1)
+            .unwrap()
+            .tail_probability;
+        let triple_tail = loose.ranked[0].tail_probability;
+        assert!(triple_tail < single_tail);
+        let tight = (single_tail + triple_tail) / 2.0;
+        let strict = match_investor(&window, &needs(300.0, tight), BOUNDS, u64::MAX);
+        assert!(strict.ranked.iter().all(|r| r.tail_probability <= tight));
+        assert!(strict.ranked.iter().all(|r| r.items.len() > 1));
+    }
+
+    #[test]
+    fn a_strip_larger_than_what_is_left_is_infeasible() {
+        let mut small = item(100.0, 0.2);
+        small.available = 0.5;
+        let window = [small, item(1000.0, 0.2)];
+        // 300 over two strips: 150 each, but the small item has only 50 left.
+        let m = match_investor(&window, &needs(300.0, 0.99), BOUNDS, u64::MAX);
+        assert!(m.ranked.iter().all(|r| r.items == vec![1]));
+    }
+
+    #[test]
+    fn the_budget_cuts_the_enumeration_and_says_so() {
+        let window = [item(1000.0, 0.3); 8];
+        let m = match_investor(&window, &needs(300.0, 0.99), BOUNDS, 10);
+        assert_eq!(m.evaluated, 10);
+        assert!(m.cut);
+        let full = match_investor(&window, &needs(300.0, 0.99), BOUNDS, u64::MAX);
+        assert_eq!(full.evaluated, candidate_count(8, BOUNDS));
+        assert!(!full.cut);
+    }
+
+    #[test]
+    fn the_reservation_rejects_what_tolerance_admits() {
+        let window = [item(1000.0, 0.3), item(1000.0, 0.3)];
+        let mut n = needs(300.0, 0.99);
+        n.reservation = 1e9;
+        assert!(
+            match_investor(&window, &n, BOUNDS, u64::MAX)
+                .ranked
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn merging_ranked_lists_keeps_order_and_earlier_ties_first() {
+        let r = |ce: f64, tag: usize| RankedMatch {
+            items: vec![tag],
+            fractions: vec![],
+            certainty_equivalent: ce,
+            tail_probability: 0.0,
+            market_value: 0.0,
+        };
+        let merged = merge_ranked(vec![r(3.0, 0), r(1.0, 1)], vec![r(3.0, 2), r(2.0, 3)]);
+        let tags: Vec<usize> = merged.iter().map(|m| m.items[0]).collect();
+        assert_eq!(tags, vec![0, 2, 3, 1]);
+    }
+}
