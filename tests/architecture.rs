@@ -19,6 +19,11 @@ const MECHANISM_NAMES: &[&str] = &[
     "quote control",
     "auction",
     "bidder",
+    "dealer_pairs",
+    "dealerpairs",
+    "dealer pair",
+    "asset_user",
+    "investor_user",
 ];
 
 /// The core's source files.

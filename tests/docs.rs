@@ -7,7 +7,11 @@ use std::path::Path;
 use dealersim::scenario::parse_scenario;
 
 /// A bundled scenario of each mechanism kind, whose tables and fields the docs must cover.
-const MECHANISM_SCENARIOS: &[&str] = &["scenarios/paper.ron", "scenarios/quote_control/agents.ron"];
+const MECHANISM_SCENARIOS: &[&str] = &[
+    "scenarios/paper.ron",
+    "scenarios/quote_control/agents.ron",
+    "scenarios/dealer_pairs.ron",
+];
 
 fn read(file: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).expect("doc file")

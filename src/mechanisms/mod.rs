@@ -73,6 +73,9 @@ pub enum Design {
     Internalization(dealer_market::experiments::internalization::InternalizationDesign),
     /// Hedging + risk cost over a grid of risk aversion, at two volatilities.
     RiskAversion(dealer_market::experiments::risk_aversion::RiskAversionDesign),
+    /// Identical dealer pairs' profit per tick against the run length, and who gains when
+    /// one pair is better capitalised or less risk-averse.
+    DealerPairs(dealer_pairs::experiments::DealerPairsDesign),
 }
 
 impl Design {
@@ -82,6 +85,7 @@ impl Design {
             Design::PriceSensitivity(d) => d,
             Design::Internalization(d) => d,
             Design::RiskAversion(d) => d,
+            Design::DealerPairs(d) => d,
         }
     }
 }
@@ -99,6 +103,10 @@ pub const BUNDLED_EXPERIMENTS: &[(&str, &str)] = &[
     (
         "risk-aversion",
         include_str!("../../scenarios/experiments/risk_aversion.ron"),
+    ),
+    (
+        "dealer-pairs",
+        include_str!("../../scenarios/experiments/dealer_pairs.ron"),
     ),
 ];
 

@@ -15,7 +15,7 @@ pub const MAX_PAIRS: usize = 64;
 /// The largest OPL window (supply items an investor's portfolio is drawn from).
 pub const MAX_WINDOW: u32 = 16;
 /// The most strips in one portfolio.
-pub const MAX_STRIPS: u32 = 6;
+pub const MAX_STRIPS: u32 = super::opl::MAX_ITEMS as u32;
 /// The most payments in one stream.
 pub const MAX_PERIODS: u32 = 1_200;
 

@@ -5,7 +5,7 @@
 //! Pure functions of plain numbers: the systems hand in the window and the investor, and
 //! book what comes back.
 
-use super::tail::{Lognormal, fenton_wilkinson};
+use super::tail::Lognormal;
 use super::utility::lognormal_certainty_equivalent;
 
 /// One supply item the investor can take a strip of: a stream the AssetDealer holds (a
@@ -55,6 +55,29 @@ pub struct OplBounds {
 }
 
 /// One candidate within tolerance, as matching ranks it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    /// Window positions of its strips, increasing (the first `len`).
+    pub items: [u8; MAX_ITEMS],
+    /// How many strips.
+    pub len: u8,
+    /// Her certainty equivalent of the portfolio's value at T.
+    pub certainty_equivalent: f64,
+    /// P(value at T < loss level), under the Fenton–Wilkinson lognormal.
+    pub tail_probability: f64,
+}
+
+impl Candidate {
+    /// Its window positions.
+    pub fn positions(&self) -> &[u8] {
+        &self.items[..self.len as usize]
+    }
+}
+
+/// The most strips a candidate can hold (validation bounds `max_strips` by it).
+pub const MAX_ITEMS: usize = 6;
+
+/// The best candidate, with what executing it takes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RankedMatch {
     /// Window positions of its strips, increasing.
@@ -74,7 +97,9 @@ pub struct RankedMatch {
 pub struct Matches {
     /// Every candidate within tolerance whose certainty equivalent meets her reservation,
     /// best first (ties in enumeration order).
-    pub ranked: Vec<RankedMatch>,
+    pub ranked: Vec<Candidate>,
+    /// The best of them, ready to execute.
+    pub best: Option<RankedMatch>,
     /// Candidates evaluated (feasible or not).
     pub evaluated: u64,
     /// Whether the candidate budget ran out before the enumeration did.
@@ -148,36 +173,40 @@ impl Combinations {
     }
 }
 
+/// What one window item contributes to her portfolio, per unit of strip value (at the
+/// dealer's valuation): computed once per investor, not once per candidate.
+#[derive(Clone, Copy, Debug)]
+struct PerItem {
+    /// The strip value it can hold: available × dealer value.
+    capacity: f64,
+    /// E[value at T] per unit of strip value: (market value / dealer value) × growth.
+    mean: f64,
+    /// Var[value at T] per unit of strip value squared: mean² · (e^{σ²T} − 1).
+    variance: f64,
+}
+
 /// Values one candidate: None when a strip is larger than what its item has left, or the
 /// portfolio fails her tolerance or reservation.
-fn evaluate(items: &[usize], window: &[SupplyItem], needs: &InvestorNeeds) -> Option<RankedMatch> {
-    // Fully allocated and equally split: each of the k strips is worth cash·value_per_cash/k
-    // at the dealer's valuation.
-    let strip_value = needs.cash * needs.value_per_cash / items.len() as f64;
-    let mut fractions = Vec::with_capacity(items.len());
-    let mut market_value = 0.0;
+///
+/// Fully allocated and equally split: each of the k strips is worth
+/// cash·value_per_cash/k at the dealer's valuation. The value at T of each is a
+/// lognormal of that mean and variance (independent levels); their sum is matched to one
+/// lognormal (Fenton–Wilkinson), which gives the tail and the certainty equivalent.
+fn evaluate(items: &[usize], per_item: &[PerItem], needs: &InvestorNeeds) -> Option<Candidate> {
+    let strip = needs.cash * needs.value_per_cash / items.len() as f64;
+    let (mut mean, mut variance) = (0.0, 0.0);
     for &i in items {
-        let item = &window[i];
-        let fraction = strip_value / item.dealer_value;
-        if !(fraction.is_finite() && fraction <= item.available * (1.0 + 1e-12)) {
+        let item = &per_item[i];
+        if strip > item.capacity * (1.0 + 1e-12) {
             return None;
         }
-        fractions.push(fraction.min(item.available));
-        market_value += fraction * item.market_value;
+        mean += item.mean;
+        variance += item.variance;
     }
-    let components = items.iter().zip(&fractions).map(|(&i, &fraction)| {
-        let item = &window[i];
-        let s2 = item.volatility * item.volatility * needs.horizon;
-        let mean = fraction * item.market_value * needs.growth_to_horizon;
-        (
-            1.0,
-            Lognormal {
-                m: mean.ln() - 0.5 * s2,
-                s2,
-            },
-        )
-    });
-    let value = fenton_wilkinson(components)?;
+    if !(mean > 0.0) {
+        return None;
+    }
+    let value = Lognormal::from_mean_variance(strip * mean, strip * strip * variance);
     let tail_probability = value.cdf(needs.loss_level);
     if tail_probability > needs.tail_tolerance {
         return None;
@@ -187,49 +216,40 @@ fn evaluate(items: &[usize], window: &[SupplyItem], needs: &InvestorNeeds) -> Op
     if certainty_equivalent < needs.reservation {
         return None;
     }
-    Some(RankedMatch {
-        items: items.to_vec(),
-        fractions,
+    let mut positions = [0u8; MAX_ITEMS];
+    for (slot, &i) in positions.iter_mut().zip(items) {
+        *slot = i as u8;
+    }
+    Some(Candidate {
+        items: positions,
+        len: items.len() as u8,
         certainty_equivalent,
         tail_probability,
-        market_value,
     })
 }
 
-/// The MatchingAlgo on one chunk: its candidates within tolerance, best first.
-fn rank_chunk(
-    chunk: &[Vec<usize>],
-    window: &[SupplyItem],
-    needs: &InvestorNeeds,
-) -> Vec<RankedMatch> {
-    let mut ranked: Vec<RankedMatch> = chunk
-        .iter()
-        .filter_map(|items| evaluate(items, window, needs))
-        .collect();
-    // Stable: equal certainty equivalents keep enumeration order.
-    ranked.sort_by(|a, b| b.certainty_equivalent.total_cmp(&a.certainty_equivalent));
-    ranked
-}
-
 /// Merges two lists ranked best first, keeping `a`'s entries first among equals.
-fn merge_ranked(a: Vec<RankedMatch>, b: Vec<RankedMatch>) -> Vec<RankedMatch> {
+fn merge_ranked(a: Vec<Candidate>, b: &[Candidate]) -> Vec<Candidate> {
     let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    loop {
-        let take_a = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => x.certainty_equivalent >= y.certainty_equivalent,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
-        };
-        out.extend(if take_a { a.next() } else { b.next() });
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let take_a =
+            j == b.len() || (i < a.len() && a[i].certainty_equivalent >= b[j].certainty_equivalent);
+        if take_a {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
     }
     out
 }
 
 /// The OPL for one investor over `window`: candidates are enumerated in lexicographic
-/// order by size, fed to matching `bounds.chunk` at a time, and ranked. At most `budget`
-/// candidates are evaluated; `cut` says whether that stopped it.
+/// order by size and handed to the MatchingAlgo `bounds.chunk` at a time, which keeps
+/// those within tolerance and meeting her reservation, ranked by certainty equivalent.
+/// At most `budget` candidates are evaluated; `cut` says whether that stopped it.
 pub fn match_investor(
     window: &[SupplyItem],
     needs: &InvestorNeeds,
@@ -240,32 +260,62 @@ pub fn match_investor(
     if window.len() < bounds.min_strips {
         return out;
     }
+    debug_assert!(bounds.max_strips <= MAX_ITEMS && window.len() <= u8::MAX as usize);
+    let per_item: Vec<PerItem> = window
+        .iter()
+        .map(|item| {
+            let mean = item.market_value / item.dealer_value * needs.growth_to_horizon;
+            let s2 = item.volatility * item.volatility * needs.horizon;
+            PerItem {
+                capacity: item.available * item.dealer_value,
+                mean,
+                variance: mean * mean * s2.exp_m1(),
+            }
+        })
+        .collect();
     let mut subsets = Combinations::new(window.len(), bounds.min_strips, bounds.max_strips);
-    let mut chunk: Vec<Vec<usize>> = Vec::with_capacity(bounds.chunk);
-    loop {
+    let mut chunk: Vec<Candidate> = Vec::with_capacity(bounds.chunk);
+    let mut exhausted = false;
+    while !exhausted && !out.cut {
         chunk.clear();
-        while chunk.len() < bounds.chunk {
+        let mut drawn = 0;
+        while drawn < bounds.chunk {
             if out.evaluated >= budget {
                 out.cut = true;
                 break;
             }
-            match subsets.next_subset() {
-                Some(s) => {
-                    chunk.push(s.to_vec());
-                    out.evaluated += 1;
-                }
-                None => break,
-            }
+            let Some(subset) = subsets.next_subset() else {
+                exhausted = true;
+                break;
+            };
+            drawn += 1;
+            out.evaluated += 1;
+            chunk.extend(evaluate(subset, &per_item, needs));
         }
-        if chunk.is_empty() {
-            break;
-        }
-        let ranked = rank_chunk(&chunk, window, needs);
-        out.ranked = merge_ranked(std::mem::take(&mut out.ranked), ranked);
-        if out.cut || chunk.len() < bounds.chunk {
-            break;
-        }
+        // Stable: equal certainty equivalents keep enumeration order.
+        chunk.sort_by(|a, b| b.certainty_equivalent.total_cmp(&a.certainty_equivalent));
+        out.ranked = merge_ranked(std::mem::take(&mut out.ranked), &chunk);
     }
+    out.best = out.ranked.first().map(|c| {
+        let items: Vec<usize> = c.positions().iter().map(|&i| i as usize).collect();
+        let strip = needs.cash * needs.value_per_cash / items.len() as f64;
+        let fractions: Vec<f64> = items
+            .iter()
+            .map(|&i| (strip / window[i].dealer_value).min(window[i].available))
+            .collect();
+        let market_value = items
+            .iter()
+            .zip(&fractions)
+            .map(|(&i, f)| f * window[i].market_value)
+            .sum();
+        RankedMatch {
+            items,
+            fractions,
+            certainty_equivalent: c.certainty_equivalent,
+            tail_probability: c.tail_probability,
+            market_value,
+        }
+    });
     out
 }
 
@@ -339,11 +389,11 @@ mod tests {
         assert!(!m.cut);
         assert!(!m.ranked.is_empty());
         // Independent equal streams: three strips carry the least risk, so the highest CE.
-        assert_eq!(m.ranked[0].items, vec![0, 1, 2]);
-        for r in &m.ranked {
-            let paid: f64 = r.fractions.iter().map(|f| f * 1000.0).sum();
-            assert!((paid - 300.0).abs() < 1e-9, "{paid}");
-        }
+        let best = m.best.expect("a match");
+        assert_eq!(best.items, vec![0, 1, 2]);
+        let paid: f64 = best.fractions.iter().map(|f| f * 1000.0).sum();
+        assert!((paid - 300.0).abs() < 1e-9, "{paid}");
+        assert_eq!(best.certainty_equivalent, m.ranked[0].certainty_equivalent);
         for w in m.ranked.windows(2) {
             assert!(w[0].certainty_equivalent >= w[1].certainty_equivalent);
         }
@@ -357,7 +407,7 @@ mod tests {
         let single_tail = loose
             .ranked
             .iter()
-            .find(|r| r.items.len() == 1)
+            .find(|r| r.len == 1)
             .unwrap()
             .tail_probability;
         let triple_tail = loose.ranked[0].tail_probability;
@@ -365,7 +415,33 @@ mod tests {
         let tight = (single_tail + triple_tail) / 2.0;
         let strict = match_investor(&window, &needs(300.0, tight), BOUNDS, u64::MAX);
         assert!(strict.ranked.iter().all(|r| r.tail_probability <= tight));
-        assert!(strict.ranked.iter().all(|r| r.items.len() > 1));
+        assert!(strict.ranked.iter().all(|r| r.len > 1));
+    }
+
+    /// The per-item sums are Fenton–Wilkinson over the strips' lognormals, exactly.
+    #[test]
+    fn the_candidate_value_is_fenton_wilkinson_over_its_strips() {
+        use crate::mechanisms::dealer_pairs::tail::fenton_wilkinson;
+        let window = [item(1000.0, 0.2), item(2000.0, 0.35), item(1500.0, 0.1)];
+        let n = needs(300.0, 0.99);
+        let m = match_investor(&window, &n, BOUNDS, u64::MAX);
+        let c = m.ranked.iter().find(|c| c.len == 3).expect("the triple");
+        let strip = 100.0;
+        let fw = fenton_wilkinson(window.iter().map(|w| {
+            let s2 = w.volatility * w.volatility * n.horizon;
+            let mean = strip * n.growth_to_horizon;
+            (
+                1.0,
+                Lognormal {
+                    m: mean.ln() - 0.5 * s2,
+                    s2,
+                },
+            )
+        }))
+        .expect("positive mean");
+        assert!((fw.cdf(n.loss_level) - c.tail_probability).abs() < 1e-12);
+        let ce = lognormal_certainty_equivalent(fw.m, fw.s2, n.risk_aversion);
+        assert!((ce - c.certainty_equivalent).abs() < 1e-9 * ce);
     }
 
     #[test]
@@ -375,7 +451,7 @@ mod tests {
         let window = [small, item(1000.0, 0.2)];
         // 300 over two strips: 150 each, but the small item has only 50 left.
         let m = match_investor(&window, &needs(300.0, 0.99), BOUNDS, u64::MAX);
-        assert!(m.ranked.iter().all(|r| r.items == vec![1]));
+        assert!(m.ranked.iter().all(|r| r.positions() == [1]));
     }
 
     #[test]
@@ -403,15 +479,14 @@ mod tests {
 
     #[test]
     fn merging_ranked_lists_keeps_order_and_earlier_ties_first() {
-        let r = |ce: f64, tag: usize| RankedMatch {
-            items: vec![tag],
-            fractions: vec![],
+        let r = |ce: f64, tag: u8| Candidate {
+            items: [tag, 0, 0, 0, 0, 0],
+            len: 1,
             certainty_equivalent: ce,
             tail_probability: 0.0,
-            market_value: 0.0,
         };
-        let merged = merge_ranked(vec![r(3.0, 0), r(1.0, 1)], vec![r(3.0, 2), r(2.0, 3)]);
-        let tags: Vec<usize> = merged.iter().map(|m| m.items[0]).collect();
+        let merged = merge_ranked(vec![r(3.0, 0), r(1.0, 1)], &[r(3.0, 2), r(2.0, 3)]);
+        let tags: Vec<u8> = merged.iter().map(|m| m.items[0]).collect();
         assert_eq!(tags, vec![0, 2, 3, 1]);
     }
 }

@@ -432,7 +432,7 @@ fn match_pair(
         let found = match_investor(&window, &needs, settings.bounds, budget - evaluated);
         evaluated += found.evaluated;
         let ranked = found.ranked.len() as u32;
-        let Some(best) = found.ranked.into_iter().next() else {
+        let Some(best) = found.best else {
             continue;
         };
         let mut strips = Vec::with_capacity(best.items.len());
