@@ -203,7 +203,7 @@ fn evaluate(items: &[usize], per_item: &[PerItem], needs: &InvestorNeeds) -> Opt
         mean += item.mean;
         variance += item.variance;
     }
-    if !(mean > 0.0) {
+    if mean.is_nan() || mean <= 0.0 {
         return None;
     }
     let value = Lognormal::from_mean_variance(strip * mean, strip * strip * variance);
