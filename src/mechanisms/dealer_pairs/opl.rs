@@ -228,6 +228,31 @@ fn evaluate(items: &[usize], per_item: &[PerItem], needs: &InvestorNeeds) -> Opt
     })
 }
 
+/// Whether any candidate over these items could meet her reservation: an upper bound on
+/// every candidate's certainty equivalent, CE = M·exp(−g·s²/2) with s² = ln(1 + V/M²),
+/// from the largest mean any portfolio can have (every strip in the item of the highest
+/// mean per unit) and the smallest relative variance (V/M² ≥ min_j e_j / k for k strips,
+/// by Cauchy–Schwarz, with e_j = e^{σ_j²T} − 1), at the most strips allowed. When it says
+/// no, enumerating would reject every candidate: the loop is skipped, its result the
+/// same.
+fn may_meet_reservation(per_item: &[PerItem], needs: &InvestorNeeds, max_strips: usize) -> bool {
+    let value = needs.cash * needs.value_per_cash;
+    let (mut best_mean, mut least_e) = (0.0f64, f64::INFINITY);
+    for item in per_item {
+        best_mean = best_mean.max(item.mean);
+        if item.mean > 0.0 {
+            least_e = least_e.min(item.variance / (item.mean * item.mean));
+        }
+    }
+    if best_mean <= 0.0 || max_strips == 0 {
+        return false;
+    }
+    let s2 = (least_e / max_strips as f64).ln_1p();
+    let bound = value * best_mean * (-needs.risk_aversion * s2 / 2.0).exp();
+    // A hair of slack: the bound must never reject what the exact evaluation admits.
+    bound * (1.0 + 1e-9) >= needs.reservation
+}
+
 /// Merges two lists ranked best first, keeping `a`'s entries first among equals.
 fn merge_ranked(a: Vec<Candidate>, b: &[Candidate]) -> Vec<Candidate> {
     let mut out = Vec::with_capacity(a.len() + b.len());
@@ -273,6 +298,9 @@ pub fn match_investor(
             }
         })
         .collect();
+    if !may_meet_reservation(&per_item, needs, bounds.max_strips.min(window.len())) {
+        return out;
+    }
     let mut subsets = Combinations::new(window.len(), bounds.min_strips, bounds.max_strips);
     let mut chunk: Vec<Candidate> = Vec::with_capacity(bounds.chunk);
     let mut exhausted = false;
@@ -463,6 +491,53 @@ mod tests {
         let full = match_investor(&window, &needs(300.0, 0.99), BOUNDS, u64::MAX);
         assert_eq!(full.evaluated, candidate_count(8, BOUNDS));
         assert!(!full.cut);
+    }
+
+    /// The reservation bound never skips an investor the full loop would match, and it
+    /// does skip some.
+    #[test]
+    fn the_reservation_bound_skips_only_hopeless_investors() {
+        let window = [
+            item(1000.0, 0.1),
+            item(1500.0, 0.3),
+            item(800.0, 0.2),
+            item(900.0, 0.05),
+        ];
+        let mut skipped = 0;
+        for step in 0..200 {
+            let mut n = needs(300.0, 0.99);
+            // Reservations around the achievable certainty equivalents.
+            n.reservation = 300.0 * (1.0 + step as f64 * 0.002);
+            n.risk_aversion = 0.5 + (step % 7) as f64;
+            let per_item: Vec<PerItem> = window
+                .iter()
+                .map(|w| {
+                    let mean = n.growth_to_horizon;
+                    PerItem {
+                        capacity: w.available * w.dealer_value,
+                        mean,
+                        variance: mean * mean * (w.volatility * w.volatility * n.horizon).exp_m1(),
+                    }
+                })
+                .collect();
+            let full = {
+                let mut out = Vec::new();
+                let mut c = Combinations::new(window.len(), BOUNDS.min_strips, BOUNDS.max_strips);
+                while let Some(s) = c.next_subset() {
+                    out.extend(evaluate(s, &per_item, &n));
+                }
+                out
+            };
+            let may = may_meet_reservation(&per_item, &n, BOUNDS.max_strips);
+            assert!(
+                may || full.is_empty(),
+                "skipped a matchable investor at step {step}"
+            );
+            if !may {
+                skipped += 1;
+            }
+        }
+        assert!(skipped > 0);
     }
 
     #[test]
