@@ -228,14 +228,19 @@ fn evaluate(items: &[usize], per_item: &[PerItem], needs: &InvestorNeeds) -> Opt
     })
 }
 
-/// Whether any candidate over these items could meet her reservation: an upper bound on
-/// every candidate's certainty equivalent, CE = M·exp(−g·s²/2) with s² = ln(1 + V/M²),
-/// from the largest mean any portfolio can have (every strip in the item of the highest
-/// mean per unit) and the smallest relative variance (V/M² ≥ min_j e_j / k for k strips,
-/// by Cauchy–Schwarz, with e_j = e^{σ_j²T} − 1), at the most strips allowed. When it says
-/// no, enumerating would reject every candidate: the loop is skipped, its result the
-/// same.
-fn may_meet_reservation(per_item: &[PerItem], needs: &InvestorNeeds, max_strips: usize) -> bool {
+/// Whether any candidate over these items could pass matching: bounds that hold for
+/// every candidate at once. From the largest mean any portfolio can have, M ≤ W·v·max_j
+/// mean_j (every strip in the item of the highest mean per unit), and the smallest
+/// relative variance, V/M² ≥ min_j e_j / k with e_j = e^{σ_j²T} − 1 (Cauchy–Schwarz), at
+/// the most strips allowed, so s² ≥ s²_min = ln(1 + min_j e_j / k):
+/// - the certainty equivalent M·exp(−g·s²/2) is at most W·v·max mean·exp(−g·s²_min/2);
+/// - the tail Φ((ln L − ln M + s²/2)/s) falls as M rises, and with a = ln(L/M) < 0 it
+///   rises with s, so it is at least Φ(a/s_min + s_min/2); with a ≥ 0 it is at least
+///   Φ(√(2a)) ≥ ½ for any s.
+///
+/// When either bound fails her, enumerating would reject every candidate: the loop is
+/// skipped, its result the same.
+fn may_match(per_item: &[PerItem], needs: &InvestorNeeds, max_strips: usize) -> bool {
     let value = needs.cash * needs.value_per_cash;
     let (mut best_mean, mut least_e) = (0.0f64, f64::INFINITY);
     for item in per_item {
@@ -248,9 +253,27 @@ fn may_meet_reservation(per_item: &[PerItem], needs: &InvestorNeeds, max_strips:
         return false;
     }
     let s2 = (least_e / max_strips as f64).ln_1p();
-    let bound = value * best_mean * (-needs.risk_aversion * s2 / 2.0).exp();
-    // A hair of slack: the bound must never reject what the exact evaluation admits.
-    bound * (1.0 + 1e-9) >= needs.reservation
+    let most_mean = value * best_mean;
+    // A hair of slack: a bound must never reject what the exact evaluation admits.
+    const SLACK: f64 = 1e-9;
+    let best_ce = most_mean * (-needs.risk_aversion * s2 / 2.0).exp();
+    if best_ce * (1.0 + SLACK) < needs.reservation {
+        return false;
+    }
+    if needs.loss_level <= 0.0 {
+        return true;
+    }
+    let a = (needs.loss_level / most_mean).ln();
+    let z = if a >= 0.0 {
+        (2.0 * a).sqrt()
+    } else if s2 > 0.0 {
+        a / s2.sqrt() + s2.sqrt() / 2.0
+    } else {
+        // No risk at all: the value is M for sure, below the loss level only if a > 0.
+        return true;
+    };
+    let least_tail = 0.5 * libm::erfc(-(z - SLACK) / std::f64::consts::SQRT_2);
+    least_tail <= needs.tail_tolerance * (1.0 + SLACK)
 }
 
 /// Merges two lists ranked best first, keeping `a`'s entries first among equals.
@@ -298,7 +321,7 @@ pub fn match_investor(
             }
         })
         .collect();
-    if !may_meet_reservation(&per_item, needs, bounds.max_strips.min(window.len())) {
+    if !may_match(&per_item, needs, bounds.max_strips.min(window.len())) {
         return out;
     }
     let mut subsets = Combinations::new(window.len(), bounds.min_strips, bounds.max_strips);
@@ -493,21 +516,23 @@ mod tests {
         assert!(!full.cut);
     }
 
-    /// The reservation bound never skips an investor the full loop would match, and it
-    /// does skip some.
+    /// The bounds never skip an investor the full loop would match, and they do skip some,
+    /// on the reservation and on the tail.
     #[test]
-    fn the_reservation_bound_skips_only_hopeless_investors() {
+    fn the_bounds_skip_only_hopeless_investors() {
         let window = [
             item(1000.0, 0.1),
             item(1500.0, 0.3),
             item(800.0, 0.2),
             item(900.0, 0.05),
         ];
-        let mut skipped = 0;
-        for step in 0..200 {
-            let mut n = needs(300.0, 0.99);
-            // Reservations around the achievable certainty equivalents.
-            n.reservation = 300.0 * (1.0 + step as f64 * 0.002);
+        let (mut skipped, mut hopeless) = (0, 0);
+        for step in 0..400 {
+            // Tolerances, horizons and reservations around what is achievable.
+            let mut n = needs(300.0, 0.01 + 0.05 * (step % 11) as f64);
+            n.horizon = 0.5 + (step % 5) as f64;
+            n.growth_to_horizon = 1.05f64.powf(n.horizon);
+            n.reservation = 300.0 * (1.0 + (step / 11) as f64 * 0.01);
             n.risk_aversion = 0.5 + (step % 7) as f64;
             let per_item: Vec<PerItem> = window
                 .iter()
@@ -528,7 +553,7 @@ mod tests {
                 }
                 out
             };
-            let may = may_meet_reservation(&per_item, &n, BOUNDS.max_strips);
+            let may = may_match(&per_item, &n, BOUNDS.max_strips);
             assert!(
                 may || full.is_empty(),
                 "skipped a matchable investor at step {step}"
@@ -536,8 +561,15 @@ mod tests {
             if !may {
                 skipped += 1;
             }
+            if full.is_empty() {
+                hopeless += 1;
+            }
         }
-        assert!(skipped > 0);
+        // Most hopeless investors are caught without enumerating.
+        assert!(
+            skipped > 0 && 2 * skipped > hopeless,
+            "{skipped} of {hopeless}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use bevy_ecs::prelude::*;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::book::{
     ArrivalSchedule, AssetUser, Cash, CashFlowStream, Dealer, DealerTick, Holdings, Horizon,
@@ -360,11 +361,23 @@ fn match_pair(
     budget: u64,
 ) -> (Vec<Order>, u64, u64) {
     let (r, comp) = (settings.market_rate, settings.compounding);
+    // No investor in the queue can place a strip smaller than this: smaller stubs are left
+    // out of the tick's supply (they would be skipped by every window).
+    let least_strip = book
+        .investor_queue
+        .iter()
+        .filter_map(|&(e, _)| investors.get(e).ok())
+        .map(|(_, cash, ..)| cash.0)
+        .fold(f64::INFINITY, f64::min)
+        / (1.0 + ask)
+        / settings.bounds.max_strips as f64
+        * (1.0 - 1e-12);
     // Held remainders first (oldest first), then queued streams whose owner still takes
     // the current bid, first come first.
     let mut supply: Vec<Local> = book
         .inventory
         .iter()
+        .filter(|h| h.fraction * h.stream.investor_value * h.level >= least_strip)
         .map(|h| Local {
             asset: h.stream.index,
             item: SupplyItem {
@@ -527,14 +540,18 @@ pub fn execute_orders(
         book.volume = 0.0;
         book.matches = 0;
         book.transfers = 0.0;
+        // Held streams by asset-user, so a strip finds its remainder in O(1) however many
+        // stubs are held; exhausted remainders are dropped once, after the orders.
+        let mut held_at: FxHashMap<u32, usize> = book
+            .inventory
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.stream.index, i))
+            .collect();
         for order in orders {
             for strip in &order.strips {
-                let held = match book
-                    .inventory
-                    .iter()
-                    .position(|h| h.stream.index == strip.asset)
-                {
-                    Some(h) => h,
+                let held = match held_at.get(&strip.asset) {
+                    Some(&h) => h,
                     None => {
                         // First strip of a queued stream: the AssetDealer buys it whole.
                         let q = book
@@ -563,6 +580,7 @@ pub fn execute_orders(
                             fraction: 1.0,
                             level: 1.0,
                         });
+                        held_at.insert(strip.asset, book.inventory.len() - 1);
                         book.inventory.len() - 1
                     }
                 };
@@ -578,7 +596,7 @@ pub fn execute_orders(
                 i_volume += strip.fraction * remainder.stream.investor_value * remainder.level;
                 remainder.fraction -= strip.fraction;
                 if remainder.fraction <= DUST {
-                    book.inventory.remove(held);
+                    remainder.fraction = 0.0;
                 }
             }
             i_cash += order.cash;
@@ -595,6 +613,7 @@ pub fn execute_orders(
                 *s = UserStatus::Bought;
             }
         }
+        book.inventory.retain(|h| h.fraction > 0.0);
         let matched: Vec<Entity> = orders.iter().map(|o| o.investor).collect();
         if !matched.is_empty() {
             book.investor_queue.retain(|(e, _)| !matched.contains(e));
