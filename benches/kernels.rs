@@ -379,8 +379,46 @@ fn quote_control(c: &mut Criterion) {
     group.finish();
 }
 
+fn dealer_pairs(c: &mut Criterion) {
+    use dealersim::mechanisms::dealer_pairs::opl::{
+        InvestorNeeds, OplBounds, SupplyItem, candidate_count, match_investor,
+    };
+    let mut group = c.benchmark_group("dealer_pairs");
+    // The bundled scenario's OPL: a window of 8, portfolios of 2 to 4 strips (154
+    // candidates), σ from 5% to 30%, a five-year investor who finds a match.
+    let window: Vec<SupplyItem> = (0..8)
+        .map(|i| SupplyItem {
+            available: 1.0,
+            dealer_value: 5_000.0 + 700.0 * i as f64,
+            market_value: 5_000.0 + 700.0 * i as f64,
+            volatility: 0.05 + 0.03 * i as f64,
+        })
+        .collect();
+    let needs = InvestorNeeds {
+        cash: 8_000.0,
+        value_per_cash: 1.0 / 1.01,
+        horizon: 5.0,
+        growth_to_horizon: 1.05f64.powi(5),
+        risk_aversion: 2.5,
+        tail_tolerance: 0.2,
+        loss_level: 8_000.0,
+        reservation: 8_000.0 * 1.01f64.powi(5),
+    };
+    let bounds = OplBounds {
+        min_strips: 2,
+        max_strips: 4,
+        chunk: 64,
+    };
+    group.throughput(Throughput::Elements(candidate_count(8, bounds)));
+    group.bench_function("opl_one_investor_154_candidates", |b| {
+        b.iter(|| match_investor(&window, &needs, bounds, u64::MAX))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    dealer_pairs,
     quote_control,
     price_process,
     arrivals,
