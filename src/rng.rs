@@ -91,6 +91,33 @@ pub fn auction_stream(seed: u64, book: u32, bidder: u32) -> Stream {
     )
 }
 
+/// The top bit of a dealer-pair investor-user's (or investor-user group's) index, so the
+/// two sides of the market never share a stream.
+const PAIR_INVESTOR_BIT: u64 = 1 << 63;
+
+/// The stream of dealer-pair user `index`'s attributes and tie-break; asset-users and
+/// investor-users are numbered separately, so `investor` picks the side.
+pub fn pair_user_stream(seed: u64, investor: bool, index: u32) -> Stream {
+    let side = if investor { PAIR_INVESTOR_BIT } else { 0 };
+    stream(seed, StreamDomain::PairUser, side | u64::from(index))
+}
+
+/// The stream of dealer-pair user group `group`'s arrival times (groups numbered per side).
+pub fn pair_arrival_stream(seed: u64, investor: bool, group: u32) -> Stream {
+    let side = if investor { PAIR_INVESTOR_BIT } else { 0 };
+    stream(seed, StreamDomain::PairArrivals, side | u64::from(group))
+}
+
+/// The stream of a held stream's level move at `tick`: one per (stream, tick), so the
+/// move needs nothing stored and is the same whoever holds the stream.
+pub fn pair_level_stream(seed: u64, asset: u32, tick: u32) -> Stream {
+    stream(
+        seed,
+        StreamDomain::PairLevel,
+        (u64::from(asset) << 32) | u64::from(tick),
+    )
+}
+
 /// The stream of a quote-control policy's own draws on `path` (ε-greedy exploration,
 /// random walks): the same in `compare`, `rollout` and the `QuoteControl` mechanism, so
 /// that all three run a policy on common random numbers. Its index sits above every

@@ -177,11 +177,9 @@ pub struct DealerTick {
 /// A dealer's figures over the run.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DealerTotals {
-    /// Ticks recorded.
-    pub ticks: u64,
     /// The per-tick profits' running mean and spread.
     pub profit: crate::experiments::RunningMoments,
-    /// Σ margin over ticks.
+    /// Σ margin over ticks (as many as `profit` has observations).
     pub margin: f64,
     /// Users served.
     pub fills: u64,

@@ -15,11 +15,8 @@ use super::cashflow::Stream;
 use super::config::{Adaptation, Arrival, DealerConfig, DealerPairsConfig};
 use super::opl::OplBounds;
 use crate::market::price_process::uniform;
-use crate::rng::{StreamDomain, stream};
+use crate::rng::{pair_arrival_stream, pair_user_stream};
 use crate::scenario::Scenario;
-
-/// The top bit of an investor-user's stream index, so the two sides never share one.
-const INVESTOR_BIT: u64 = 1 << 63;
 
 /// The arrival ticks of a group of `count` users, in order, stopping at `steps`.
 pub fn arrival_ticks(
@@ -107,7 +104,7 @@ impl DealerPairsConfig {
         let mut due: Vec<(u32, Entity, bool)> = Vec::new();
         let mut index = 0u32;
         for (g, group) in self.asset_users.iter().enumerate() {
-            let mut rng = stream(scenario.seed, StreamDomain::PairArrivals, g as u64);
+            let mut rng = pair_arrival_stream(scenario.seed, false, g as u32);
             let ticks = arrival_ticks(group.arrival, group.count, scenario.steps, &mut rng);
             let first = index;
             let users: Vec<_> = ticks
@@ -115,7 +112,7 @@ impl DealerPairsConfig {
                 .map(|&tick| {
                     let i = index;
                     index += 1;
-                    let mut rng = stream(scenario.seed, StreamDomain::PairUser, u64::from(i));
+                    let mut rng = pair_user_stream(scenario.seed, false, i);
                     let stream = Stream {
                         amount: group.amount.draw(&mut rng),
                         growth: group.growth.draw(&mut rng),
@@ -147,22 +144,14 @@ impl DealerPairsConfig {
         }
         let mut index = 0u32;
         for (g, group) in self.investor_users.iter().enumerate() {
-            let mut rng = stream(
-                scenario.seed,
-                StreamDomain::PairArrivals,
-                INVESTOR_BIT | g as u64,
-            );
+            let mut rng = pair_arrival_stream(scenario.seed, true, g as u32);
             let ticks = arrival_ticks(group.arrival, group.count, scenario.steps, &mut rng);
             let users: Vec<_> = ticks
                 .iter()
                 .map(|&tick| {
                     let i = index;
                     index += 1;
-                    let mut rng = stream(
-                        scenario.seed,
-                        StreamDomain::PairUser,
-                        INVESTOR_BIT | u64::from(i),
-                    );
+                    let mut rng = pair_user_stream(scenario.seed, true, i);
                     let cash = group.cash.draw(&mut rng);
                     initial_cash += cash;
                     (
@@ -229,7 +218,7 @@ mod tests {
 
     #[test]
     fn poisson_arrivals_come_at_the_rate_and_stop_at_the_run_end() {
-        let mut rng = stream(7, StreamDomain::PairArrivals, 0);
+        let mut rng = pair_arrival_stream(7, false, 0);
         let ticks = arrival_ticks(Arrival::Poisson(50.0), 1_000_000, 200, &mut rng);
         // About 50 × 200 = 10,000 arrive before tick 200; the rest never do.
         let n = ticks.len() as f64;

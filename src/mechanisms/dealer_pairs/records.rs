@@ -163,8 +163,8 @@ pub fn summary_rows(world: &mut World) -> Vec<PairSummaryRow> {
                 profit: d.wealth - d.capital,
                 profit_per_tick: t.profit.mean(),
                 profit_per_tick_sd: t.profit.sd(),
-                mean_margin: if t.ticks > 0 {
-                    t.margin / t.ticks as f64
+                mean_margin: if t.profit.count() > 0 {
+                    t.margin / t.profit.count() as f64
                 } else {
                     f64::NAN
                 },

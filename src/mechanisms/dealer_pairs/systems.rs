@@ -19,7 +19,6 @@ use super::cashflow::discount_factor;
 use super::competition::{best_response, break_even_margin};
 use super::opl::{InvestorNeeds, SupplyItem, match_investor};
 use crate::market::Clock;
-use crate::rng::{StreamDomain, stream};
 use crate::sim::mechanism::Faults;
 
 /// A fraction below this is dust: it goes with the strip that nearly exhausted it.
@@ -100,11 +99,8 @@ pub fn move_levels(
             if sigma == 0.0 {
                 continue;
             }
-            let mut rng = stream(
-                settings.seed,
-                StreamDomain::PairLevel,
-                (u64::from(held.stream.index) << 32) | u64::from(clock.tick),
-            );
+            let mut rng =
+                crate::rng::pair_level_stream(settings.seed, held.stream.index, clock.tick);
             let z: f64 = StandardNormal.sample(&mut rng);
             held.level *= (sigma * dt.sqrt() * z - 0.5 * sigma * sigma * dt).exp();
         }
@@ -163,9 +159,16 @@ fn pick_best(scores: &[f64], u: f64) -> Option<usize> {
     if !best.is_finite() {
         return None;
     }
-    let tied: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] == best).collect();
-    let k = ((u * tied.len() as f64) as usize).min(tied.len() - 1);
-    Some(tied[k])
+    // The k-th of the tied pairs, counted twice rather than collected: no allocation per
+    // arriving user.
+    let ties = scores.iter().filter(|&&x| x == best).count();
+    let k = ((u * ties as f64) as usize).min(ties - 1);
+    scores
+        .iter()
+        .enumerate()
+        .filter(|&(_, &x)| x == best)
+        .nth(k)
+        .map(|(i, _)| i)
 }
 
 /// Arrivals, second: this tick's users join the queue of the pair with the best quote
@@ -656,7 +659,6 @@ pub fn mark_to_market(
             d.tick.profit = profit;
             d.totals.profit.add(profit);
             d.totals.margin += d.margin;
-            d.totals.ticks += 1;
             d.volume_ewma = (1.0 - VOLUME_WEIGHT) * d.volume_ewma + VOLUME_WEIGHT * d.tick.volume;
             if wealth.is_nan() || wealth <= 0.0 {
                 faults.push(PairFault::Insolvent {
