@@ -214,3 +214,63 @@ fn golden_hash_of_a_skip_sampled_run() {
     assert!(outputs["trades.csv"].len() > 50_000, "the run should trade");
     assert_golden(&outputs, GOLDEN_SKIP_SAMPLED, "GOLDEN_SKIP_SAMPLED");
 }
+
+/// A run kept in memory holds exactly the rows a run to a directory writes: its tables,
+/// written out through the same writers, are the directory's files byte for byte (the
+/// Python package's tables are these columns).
+#[test]
+fn a_run_in_memory_has_the_files_rows() {
+    use dealersim::output::table::{Cell, StagedOutput, TableFormat};
+    use dealersim::sim::resources::Limits;
+    use std::sync::atomic::AtomicBool;
+
+    for format in [OutputFormat::Parquet, OutputFormat::Csv] {
+        let mut s = paper();
+        s.output.format = format;
+        s.output.trades = true;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let report = run_to_directory(&s, "paper.ron", &dir.path().join("disk"), |_| {})
+            .expect("run to disk");
+        let stop = AtomicBool::new(false);
+        let limits = Limits::of_this_machine(None);
+        let memory = dealersim::sim::run_in_memory(&s, "paper.ron", |_| {}, &stop, &limits)
+            .expect("run in memory");
+        assert_eq!(memory.summaries, report.summaries);
+        assert_eq!(memory.manifest.mechanisms, report.manifest.mechanisms);
+        let table_format = match format {
+            OutputFormat::Parquet => TableFormat::Parquet,
+            OutputFormat::Csv => TableFormat::Csv,
+        };
+        let again = dir.path().join("memory");
+        let mut staged = StagedOutput::create(&again).expect("stage");
+        for table in &memory.tables {
+            let mut writer = staged
+                .table(&table.name, table.columns.clone(), table_format)
+                .expect("open table");
+            for row in 0..table.rows() {
+                let cells: Vec<Cell<'_>> = table
+                    .data
+                    .iter()
+                    .map(|column| column.cell(row).expect("a value per row"))
+                    .collect();
+                writer.write_row(&cells).expect("write row");
+            }
+            staged.add_table(writer.finish().expect("finish"));
+        }
+        staged.commit().expect("commit");
+        let disk = outputs(&dir.path().join("disk"));
+        let tables: BTreeMap<_, _> = disk
+            .into_iter()
+            .filter(|(name, _)| name != "scenario.ron")
+            .collect();
+        assert_eq!(
+            tables.keys().collect::<Vec<_>>(),
+            outputs(&again).keys().collect::<Vec<_>>()
+        );
+        assert!(tables == outputs(&again), "{format:?}: memory ≠ disk");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("disk/scenario.ron")).expect("scenario"),
+            memory.resolved_scenario
+        );
+    }
+}

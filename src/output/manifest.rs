@@ -30,7 +30,7 @@ pub struct Manifest {
 }
 
 /// One mechanism of a run: its kind, entity counts and conservation residual.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ManifestMechanism {
     /// The kind, as written in the scenario.
     pub kind: &'static str,

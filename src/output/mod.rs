@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod manifest;
+pub mod memory;
 pub mod row;
 pub mod staging;
 pub mod table;

@@ -25,6 +25,7 @@ use parquet::schema::types::Type;
 use tempfile::TempPath;
 
 pub use super::error::OutputError;
+use super::memory::MemoryTable;
 pub use super::staging::StagedOutput;
 use super::staging::{io_error, validate_name};
 
@@ -239,7 +240,7 @@ impl StagedOutput {
         };
         Ok(TableWriter {
             sink,
-            temp,
+            temp: Some(temp),
             final_path,
             format,
             columns,
@@ -286,7 +287,8 @@ fn validate_columns(columns: &[Column], path: &Path) -> Result<(), OutputError> 
 pub struct TableWriter {
     // Declared before `temp` so the file is closed before the temporary is deleted.
     sink: Sink,
-    temp: TempPath,
+    // `None` for a table kept in memory.
+    temp: Option<TempPath>,
     final_path: PathBuf,
     format: TableFormat,
     columns: Cow<'static, [Column]>,
@@ -329,6 +331,10 @@ impl TableWriter {
                 path: self.final_path.clone(),
                 error,
             }),
+            Sink::Memory(table) => {
+                table.push_checked(row);
+                Ok(())
+            }
         };
         if result.is_err() {
             self.poisoned = true;
@@ -362,6 +368,13 @@ impl TableWriter {
         self.check_usable()?;
         let path = &self.final_path;
         let file = match &mut self.sink {
+            Sink::Memory(_) => {
+                return Err(OutputError::Schema {
+                    path: path.clone(),
+                    detail: "internal error: a table kept in memory has no file to finish"
+                        .to_owned(),
+                });
+            }
             Sink::Parquet(sink) => {
                 sink.finish().map_err(|error| OutputError::Parquet {
                     path: path.clone(),
@@ -387,11 +400,60 @@ impl TableWriter {
             ..
         } = self;
         drop(sink);
+        let temp = temp.ok_or_else(|| OutputError::Schema {
+            path: final_path.clone(),
+            detail: "internal error: a file-backed table lost its temporary".to_owned(),
+        })?;
         Ok(FinishedTable {
             temp,
             final_path,
             rows,
         })
+    }
+
+    /// A table that keeps its rows in memory instead of a file: it takes rows exactly as a
+    /// file-backed one does (same checks), and [`into_memory`](Self::into_memory) gives
+    /// them back as columns.
+    ///
+    /// # Errors
+    /// [`OutputError::Schema`] if `columns` is empty or has empty or repeated names.
+    pub fn in_memory(
+        name: &str,
+        columns: impl Into<Cow<'static, [Column]>>,
+    ) -> Result<Self, OutputError> {
+        let columns = columns.into();
+        let final_path = PathBuf::from(name);
+        validate_columns(&columns, &final_path)?;
+        Ok(Self {
+            sink: Sink::Memory(MemoryTable::new(name, columns.clone())),
+            temp: None,
+            final_path,
+            format: TableFormat::Parquet,
+            columns,
+            rows: 0,
+            poisoned: false,
+        })
+    }
+
+    /// Whether this table keeps its rows in memory.
+    pub fn is_in_memory(&self) -> bool {
+        matches!(self.sink, Sink::Memory(_))
+    }
+
+    /// The rows of a table opened [`in_memory`](Self::in_memory).
+    ///
+    /// # Errors
+    /// [`OutputError::Poisoned`] after a failed write; [`OutputError::Schema`] for a
+    /// file-backed table (finish that one with [`finish`](Self::finish)).
+    pub fn into_memory(self) -> Result<MemoryTable, OutputError> {
+        self.check_usable()?;
+        match self.sink {
+            Sink::Memory(table) => Ok(table),
+            Sink::Parquet(_) | Sink::Csv(_) => Err(OutputError::Schema {
+                path: self.final_path.clone(),
+                detail: "internal error: a table with a file is not kept in memory".to_owned(),
+            }),
+        }
     }
 
     fn check_usable(&self) -> Result<(), OutputError> {
@@ -457,6 +519,7 @@ impl FinishedTable {
 enum Sink {
     Parquet(ParquetSink),
     Csv(CsvSink),
+    Memory(MemoryTable),
 }
 
 struct ParquetSink {

@@ -15,7 +15,9 @@ use crate::output::table::OutputError;
 use crate::scenario::{Problem, Scenario, validate};
 use crate::schedule::{PhaseTimes, TickPhase, install_phase_timers, tick_schedule};
 use mechanism::{Faults, Mechanism, Summary, Systems};
-pub use run::{RunReport, RunTiming, run_to_directory, run_to_directory_until};
+pub use run::{
+    MemoryRun, RunReport, RunTiming, run_in_memory, run_to_directory, run_to_directory_until,
+};
 
 /// Why a simulation could not be built or run.
 #[derive(Debug, thiserror::Error)]

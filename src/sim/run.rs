@@ -10,7 +10,8 @@ use super::mechanism::Summary;
 use super::resources::Limits;
 use super::{SimError, Simulation};
 use crate::output::manifest::{Manifest, ManifestFile, ManifestMechanism, sha256_hex};
-use crate::output::table::{Cell, StagedOutput, TableFormat};
+use crate::output::memory::MemoryTable;
+use crate::output::table::{Cell, Column, OutputError, StagedOutput, TableFormat, TableWriter};
 use crate::output::{self, Recorder};
 use crate::scenario::{OutputFormat, Scenario};
 
@@ -79,42 +80,43 @@ pub fn run_to_directory_until(
     })
 }
 
-fn run_and_write(
+/// What [`simulate`] leaves: the stepped World, the tables it wrote (the mechanisms'
+/// declared tables, then one summary table per mechanism), and where the time went.
+struct Simulated {
+    simulation: Simulation,
+    tables: Vec<TableWriter>,
+    summaries: Vec<Summary>,
+    /// Every table name this scenario's mechanisms declare, written or not, summaries too.
+    known_tables: Vec<&'static str>,
+    setup_seconds: f64,
+    tick_seconds: f64,
+}
+
+/// Builds the World, opens every table the scenario writes with `open`, steps every tick
+/// (stopping with [`SimError::Interrupted`] once `stop` is set) and writes the summaries:
+/// the part of a run that does not depend on where the tables go.
+fn simulate(
     scenario: &Scenario,
-    scenario_source: &str,
-    out_dir: &Path,
     mut on_tick: impl FnMut(u32),
     stop: &AtomicBool,
     limits: &Limits,
-) -> Result<RunReport, SimError> {
+    mut open: impl FnMut(&'static str, &'static [Column]) -> Result<TableWriter, OutputError>,
+) -> Result<Simulated, SimError> {
     let setting_up = Instant::now();
     let mut simulation = Simulation::within(scenario, limits)?;
-    let resolved = scenario.to_ron()?;
-    let mut staged = StagedOutput::create(out_dir)?;
-    let format = match scenario.output.format {
-        OutputFormat::Parquet => TableFormat::Parquet,
-        OutputFormat::Csv => TableFormat::Csv,
-    };
     let declared: Vec<_> = simulation
         .mechanisms()
         .flat_map(|m| m.tables(scenario))
         .collect();
-    let summary_tables: Vec<&'static str> = simulation
-        .mechanisms()
-        .map(|m| m.summary_table().name)
-        .collect();
+    let summary_specs: Vec<_> = simulation.mechanisms().map(|m| m.summary_table()).collect();
     let mut recorder = Recorder::default();
     for table in declared.iter().filter(|t| t.written) {
-        recorder.open(
-            table.spec.name,
-            staged.table(table.spec.name, table.spec.columns, format)?,
-        );
+        recorder.open(table.spec.name, open(table.spec.name, table.spec.columns)?);
     }
     simulation.set_recorder(recorder);
     // With `RUST_LOG=info` the run reports its time per phase (the timers cost a few
     // µs a tick, so they run only when someone reads them).
-    let log_phases = tracing::enabled!(tracing::Level::INFO);
-    if log_phases {
+    if tracing::enabled!(tracing::Level::INFO) {
         simulation.enable_phase_timers();
     }
 
@@ -130,45 +132,50 @@ fn run_and_write(
         simulation.step()?;
         on_tick(simulation.tick());
     }
-    let wall_time_seconds = started.elapsed().as_secs_f64();
-    tracing::info!(seconds = wall_time_seconds, "ticks done");
+    let tick_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(seconds = tick_seconds, "ticks done");
     if let Some(seconds) = simulation.phase_seconds() {
         for (phase, seconds) in crate::schedule::TickPhase::ALL.iter().zip(seconds) {
             tracing::info!(?phase, seconds, "phase total");
         }
     }
     drop(run_span);
-    let _write_span = tracing::info_span!("write outputs", dir = %out_dir.display()).entered();
-    let writing = Instant::now();
 
-    let mut files = Vec::new();
-    for table in simulation.take_recorder().into_tables()? {
-        let finished = table.finish()?;
-        files.push(manifest_entry(finished.final_path(), Some(finished.rows())));
-        staged.add_table(finished);
-    }
+    let mut tables = simulation.take_recorder().into_tables()?;
     let summaries = simulation.summaries();
-    for (summary, config) in summaries.iter().zip(&scenario.mechanisms) {
-        let spec = config.as_mechanism().summary_table();
-        let mut table = staged.table(spec.name, spec.columns, format)?;
+    for (summary, spec) in summaries.iter().zip(&summary_specs) {
+        let mut table = open(spec.name, spec.columns)?;
         for row in &summary.rows {
             let cells: Vec<Cell<'_>> = row.iter().map(|c| c.as_cell()).collect();
             table.write_row(&cells)?;
         }
-        let finished = table.finish()?;
-        files.push(manifest_entry(finished.final_path(), Some(finished.rows())));
-        staged.add_table(finished);
+        tables.push(table);
     }
+    let known_tables = declared
+        .iter()
+        .map(|t| t.spec.name)
+        .chain(summary_specs.iter().map(|s| s.name))
+        .collect();
+    Ok(Simulated {
+        simulation,
+        tables,
+        summaries,
+        known_tables,
+        setup_seconds,
+        tick_seconds,
+    })
+}
 
-    staged.add_file("scenario.ron", resolved.as_bytes())?;
-    files.push(ManifestFile {
-        name: "scenario.ron".into(),
-        rows: None,
-    });
-    files.push(ManifestFile {
-        name: "manifest.json".into(),
-        rows: None,
-    });
+/// The manifest of a finished run whose resolved scenario is `resolved` and whose
+/// outputs are `files`.
+fn manifest_of(
+    simulated: &mut Simulated,
+    scenario: &Scenario,
+    scenario_source: &str,
+    resolved: &str,
+    files: Vec<ManifestFile>,
+) -> Manifest {
+    let world = simulated.simulation.world_mut();
     let mechanisms = scenario
         .mechanisms
         .iter()
@@ -177,15 +184,12 @@ fn run_and_write(
             ManifestMechanism {
                 kind: mechanism.kind(),
                 population: mechanism.population().into_iter().collect(),
-                accounting_residual: mechanism.accounting_residual(simulation.world_mut()),
-                figures: mechanism
-                    .run_figures(simulation.world_mut())
-                    .into_iter()
-                    .collect(),
+                accounting_residual: mechanism.accounting_residual(world),
+                figures: mechanism.run_figures(world).into_iter().collect(),
             }
         })
         .collect();
-    let manifest = Manifest {
+    Manifest {
         dealersim_version: env!("CARGO_PKG_VERSION"),
         scenario_name: scenario.name.clone(),
         scenario_source: scenario_source.to_string(),
@@ -195,15 +199,64 @@ fn run_and_write(
         mechanisms,
         rng: "Xoshiro256++ per entity, seeded by SplitMix64(seed, domain, id)",
         files,
-        wall_time_seconds,
+        wall_time_seconds: simulated.tick_seconds,
+    }
+}
+
+fn run_and_write(
+    scenario: &Scenario,
+    scenario_source: &str,
+    out_dir: &Path,
+    on_tick: impl FnMut(u32),
+    stop: &AtomicBool,
+    limits: &Limits,
+) -> Result<RunReport, SimError> {
+    let resolved = scenario.to_ron()?;
+    let staged = std::cell::RefCell::new(None::<StagedOutput>);
+    let format = match scenario.output.format {
+        OutputFormat::Parquet => TableFormat::Parquet,
+        OutputFormat::Csv => TableFormat::Csv,
     };
+    // The stage is created once the World is built, so a scenario too large for the
+    // machine is refused before the output directory is touched.
+    let mut simulated = simulate(scenario, on_tick, stop, limits, |name, columns| {
+        let mut staged = staged.borrow_mut();
+        let stage = match &mut *staged {
+            Some(stage) => stage,
+            None => staged.insert(StagedOutput::create(out_dir)?),
+        };
+        stage.table(name, columns, format)
+    })?;
+    let mut staged = match staged.into_inner() {
+        Some(stage) => stage,
+        None => StagedOutput::create(out_dir)?,
+    };
+    let _write_span = tracing::info_span!("write outputs", dir = %out_dir.display()).entered();
+    let writing = Instant::now();
+
+    let mut files = Vec::new();
+    for table in std::mem::take(&mut simulated.tables) {
+        let finished = table.finish()?;
+        files.push(manifest_entry(finished.final_path(), Some(finished.rows())));
+        staged.add_table(finished);
+    }
+    staged.add_file("scenario.ron", resolved.as_bytes())?;
+    files.push(ManifestFile {
+        name: "scenario.ron".into(),
+        rows: None,
+    });
+    files.push(ManifestFile {
+        name: "manifest.json".into(),
+        rows: None,
+    });
+    let manifest = manifest_of(&mut simulated, scenario, scenario_source, &resolved, files);
     let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     staged.add_file("manifest.json", &manifest_json)?;
     // A signal while the outputs were being finished still means "write nothing": the
     // last moment to honour it is before the commit.
     if stop.load(Ordering::Relaxed) {
         return Err(SimError::Interrupted {
-            tick: simulation.tick(),
+            tick: simulated.simulation.tick(),
         });
     }
     let files = staged.commit()?;
@@ -213,21 +266,75 @@ fn run_and_write(
         seconds = output_seconds,
         "outputs committed"
     );
-    let known: Vec<&'static str> = declared
-        .iter()
-        .map(|t| t.spec.name)
-        .chain(summary_tables)
-        .collect();
-    remove_stale_tables(out_dir, &known, &files);
+    remove_stale_tables(out_dir, &simulated.known_tables, &files);
     Ok(RunReport {
         timing: RunTiming {
-            setup_seconds,
-            tick_seconds: wall_time_seconds,
+            setup_seconds: simulated.setup_seconds,
+            tick_seconds: simulated.tick_seconds,
             output_seconds,
         },
-        summaries,
+        summaries: simulated.summaries,
         manifest,
         files,
+    })
+}
+
+/// What [`run_in_memory`] produced: every table as columns, with the summaries and the
+/// manifest a run to a directory would have written.
+#[derive(Debug)]
+pub struct MemoryRun {
+    /// The tables the scenario writes, in the order a run to a directory writes them:
+    /// each mechanism's declared tables, then each mechanism's summary table.
+    pub tables: Vec<MemoryTable>,
+    /// Each mechanism's results, in scenario order.
+    pub summaries: Vec<Summary>,
+    /// The manifest; its `files` name the tables (by table name, without extension).
+    pub manifest: Manifest,
+    /// The scenario with every default filled in, as `scenario.ron` holds it.
+    pub resolved_scenario: String,
+    /// Where the run's time went.
+    pub timing: RunTiming,
+}
+
+/// Runs `scenario` like [`run_to_directory_until`] but keeps every table in memory
+/// (nothing is written anywhere): the same rows, in the same order, as the files a run
+/// to a directory writes. The format in `output` is ignored.
+///
+/// # Errors
+/// [`SimError`] from building or running, and [`SimError::Interrupted`] once `stop` is
+/// set.
+pub fn run_in_memory(
+    scenario: &Scenario,
+    scenario_source: &str,
+    on_tick: impl FnMut(u32),
+    stop: &AtomicBool,
+    limits: &Limits,
+) -> Result<MemoryRun, SimError> {
+    let resolved = scenario.to_ron()?;
+    let mut simulated = simulate(scenario, on_tick, stop, limits, TableWriter::in_memory)?;
+    let writing = Instant::now();
+    let tables = std::mem::take(&mut simulated.tables)
+        .into_iter()
+        .map(TableWriter::into_memory)
+        .collect::<Result<Vec<_>, _>>()?;
+    let files = tables
+        .iter()
+        .map(|t| ManifestFile {
+            name: t.name.clone(),
+            rows: Some(t.rows() as u64),
+        })
+        .collect();
+    let manifest = manifest_of(&mut simulated, scenario, scenario_source, &resolved, files);
+    Ok(MemoryRun {
+        tables,
+        summaries: simulated.summaries,
+        manifest,
+        resolved_scenario: resolved,
+        timing: RunTiming {
+            setup_seconds: simulated.setup_seconds,
+            tick_seconds: simulated.tick_seconds,
+            output_seconds: writing.elapsed().as_secs_f64(),
+        },
     })
 }
 
