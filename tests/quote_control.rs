@@ -646,3 +646,79 @@ fn limits_that_keep_runs_finite_are_validated() {
     let mut rng = stream(1, StreamDomain::QuoteControl, 0);
     assert!(h.sample_times(1.0, &mut rng).len() < 1_000_000);
 }
+
+/// The flat stepping behind the Python vector environment: the same steps as single
+/// environments quoting at those depths, Gymnasium's "next step" autoreset with a fresh
+/// path per episode, and the same numbers at 1 and 2 threads and at any batch size.
+#[test]
+fn flat_steps_match_single_environments_and_autoreset_on_the_next_step() {
+    use dealersim::mechanisms::quote_control::market_making::FlatSteps;
+    let config = MarketMakingConfig {
+        dt: 0.05, // 20 steps an episode
+        ..MarketMakingConfig::default()
+    };
+    let steps = config.steps() as usize;
+    let depths = |i: usize| [0.4 + 0.01 * i as f64, 0.5 - 0.01 * (i % 7) as f64];
+    let run = |threads: usize, count: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            let mut batch = VecEnv::new(&config, count);
+            batch.reset(9);
+            let actions: Vec<[f64; 2]> = (0..count).map(depths).collect();
+            let mut observations = vec![[0.0; 4]; count];
+            let mut rewards = vec![0.0; count];
+            let mut terminated = vec![false; count];
+            let mut truncated = vec![false; count];
+            let mut trace = Vec::new();
+            for _ in 0..2 * steps + 2 {
+                batch.step_depths(
+                    &actions,
+                    FlatSteps {
+                        observations: &mut observations,
+                        rewards: &mut rewards,
+                        terminated: &mut terminated,
+                        truncated: &mut truncated,
+                    },
+                );
+                trace.push((observations.clone(), rewards.clone(), terminated.clone()));
+            }
+            trace
+        })
+    };
+    let trace = run(2, 300);
+    assert_eq!(trace, run(1, 300), "thread count changed the steps");
+    // A smaller batch is a prefix of a larger one, environment by environment.
+    let small = run(2, 3);
+    for (big, small) in trace.iter().zip(&small) {
+        assert_eq!(&big.0[..3], &small.0[..]);
+        assert_eq!(&big.1[..3], &small.1[..]);
+    }
+    for i in [0, 1, 257] {
+        let mut env = MarketMakingEnv::new(config.clone());
+        let mut episode = 0u64;
+        let mut observation = env.reset_path(9, i as u64);
+        for (t, (observations, rewards, terminated)) in trace.iter().enumerate() {
+            if t == steps || t == 2 * steps + 1 {
+                // The step after the last one resets: the next path, reward 0, no flags.
+                episode += 1;
+                observation = env.reset_path(9, (episode << 32) | i as u64);
+                assert_eq!(observations[i], observation.to_array());
+                assert_eq!((rewards[i], terminated[i]), (0.0, false));
+                continue;
+            }
+            let [bid_depth, ask_depth] = depths(i);
+            let step = env.step(Quotes {
+                bid: observation.mid - bid_depth,
+                ask: observation.mid + ask_depth,
+            });
+            observation = step.observation;
+            assert_eq!(observations[i], observation.to_array(), "env {i} step {t}");
+            assert_eq!(rewards[i].to_bits(), step.reward.to_bits());
+            assert_eq!(terminated[i], step.terminated);
+        }
+    }
+    assert!(trace[steps - 1].2.iter().all(|&t| t), "all end together");
+}

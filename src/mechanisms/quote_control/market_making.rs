@@ -517,6 +517,33 @@ pub fn any_order_fills(k: f64, delta: f64, orders: u32) -> f64 {
 #[derive(Clone, Debug)]
 pub struct VecEnv {
     envs: Vec<MarketMakingEnv>,
+    seed: u64,
+    // Episodes each environment has started since the last `reset` (autoreset counts).
+    episodes: Vec<u32>,
+}
+
+/// The observation as a flat vector: these fields, in this order (see
+/// [`Observation::to_array`]).
+pub const OBSERVATION_FIELDS: [&str; 4] = ["time_left", "mid", "inventory", "cash"];
+
+impl Observation {
+    /// `[T − t, s, q, x]`, the fields of [`OBSERVATION_FIELDS`] (q as a float).
+    pub fn to_array(&self) -> [f64; 4] {
+        [self.time_left, self.mid, self.inventory as f64, self.cash]
+    }
+}
+
+/// Where [`VecEnv::step_depths`] writes its results: one row per environment.
+#[derive(Debug)]
+pub struct FlatSteps<'a> {
+    /// The observations after the step, [`OBSERVATION_FIELDS`] each.
+    pub observations: &'a mut [[f64; 4]],
+    /// The rewards.
+    pub rewards: &'a mut [f64],
+    /// Whether the step reached the horizon.
+    pub terminated: &'a mut [bool],
+    /// Whether the step was cut short (never, here).
+    pub truncated: &'a mut [bool],
 }
 
 impl VecEnv {
@@ -524,6 +551,8 @@ impl VecEnv {
     pub fn new(config: &MarketMakingConfig, count: usize) -> Self {
         Self {
             envs: vec![MarketMakingEnv::new(config.clone()); count],
+            seed: 0,
+            episodes: vec![0; count],
         }
     }
 
@@ -532,9 +561,21 @@ impl VecEnv {
         &self.envs
     }
 
+    /// Number of environments.
+    pub fn len(&self) -> usize {
+        self.envs.len()
+    }
+
+    /// Whether the batch has no environment.
+    pub fn is_empty(&self) -> bool {
+        self.envs.is_empty()
+    }
+
     /// Resets environment i with path i of `seed`.
     pub fn reset(&mut self, seed: u64) -> Vec<Observation> {
         use rayon::prelude::*;
+        self.seed = seed;
+        self.episodes.fill(0);
         self.envs
             .par_iter_mut()
             .enumerate()
@@ -560,6 +601,74 @@ impl VecEnv {
                 },
             })
             .collect()
+    }
+
+    /// Steps every environment with quotes at depths `[δ_bid, δ_ask]` from its mid
+    /// (bid = s − δ_bid, ask = s + δ_ask; a negative depth quotes through the mid) and
+    /// writes the results into `out`, allocating nothing: the loop behind the Python
+    /// vector environment.
+    ///
+    /// An environment whose episode had ended is reset instead, its action ignored, and
+    /// reports its first observation with reward 0 and neither flag: Gymnasium's
+    /// "next step" autoreset. Episode e of environment i (e counted from the last
+    /// [`reset`](Self::reset)) is path `e·2³² + i` of the seed, so a batch's episodes do
+    /// not depend on the batch size or the thread count.
+    ///
+    /// # Panics
+    /// If `depths` or a slice of `out` is shorter than the batch (a caller's bug; the
+    /// bindings check lengths first).
+    pub fn step_depths(&mut self, depths: &[[f64; 2]], out: FlatSteps<'_>) {
+        use rayon::prelude::*;
+        let n = self.envs.len();
+        assert!(
+            depths.len() >= n
+                && out.observations.len() >= n
+                && out.rewards.len() >= n
+                && out.terminated.len() >= n
+                && out.truncated.len() >= n,
+            "step_depths: fewer rows than environments"
+        );
+        let seed = self.seed;
+        // Batches of a few thousand cheap steps: chunks keep rayon's overhead per step low.
+        const CHUNK: usize = 256;
+        self.envs
+            .par_chunks_mut(CHUNK)
+            .zip(self.episodes.par_chunks_mut(CHUNK))
+            .zip(depths.par_chunks(CHUNK))
+            .zip(out.observations.par_chunks_mut(CHUNK))
+            .zip(out.rewards.par_chunks_mut(CHUNK))
+            .zip(out.terminated.par_chunks_mut(CHUNK))
+            .zip(out.truncated.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(
+                |(
+                    chunk,
+                    ((((((envs, episodes), depths), obs), rewards), terminated), truncated),
+                )| {
+                    for (j, env) in envs.iter_mut().enumerate() {
+                        let i = (chunk * CHUNK + j) as u64;
+                        if env.observation().step >= env.steps() {
+                            episodes[j] = episodes[j].saturating_add(1);
+                            let path = (u64::from(episodes[j]) << 32) | i;
+                            obs[j] = env.reset_path(seed, path).to_array();
+                            rewards[j] = 0.0;
+                            terminated[j] = false;
+                            truncated[j] = false;
+                            continue;
+                        }
+                        let mid = env.observation().mid;
+                        let [bid_depth, ask_depth] = depths[j];
+                        let step = env.step(Quotes {
+                            bid: mid - bid_depth,
+                            ask: mid + ask_depth,
+                        });
+                        obs[j] = step.observation.to_array();
+                        rewards[j] = step.reward;
+                        terminated[j] = step.terminated;
+                        truncated[j] = step.truncated;
+                    }
+                },
+            );
     }
 }
 
