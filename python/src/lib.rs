@@ -315,7 +315,7 @@ fn run(
         loaded.output.trades = trades;
     }
     let stop = AtomicBool::new(false);
-    let limits = Limits::of_this_machine(None);
+    let limits = Limits::in_memory();
     let result = interruptible(py, &stop, || {
         run_in_memory(&loaded, &name, |_| {}, &stop, &limits)
     })?;
@@ -355,7 +355,7 @@ fn run(
 fn validate_scenario(py: Python<'_>, kind: &str, scenario: &str) -> PyResult<Vec<String>> {
     let (loaded, name, warnings) = load(py, Input::parse(kind)?, scenario)?;
     // The same check as a run's: the World's memory against this machine.
-    let limits = Limits::of_this_machine(None);
+    let limits = Limits::in_memory();
     invalid_unless_empty(
         py,
         &name,

@@ -31,6 +31,9 @@ pub struct Limits {
     pub memory_bytes: Option<u64>,
     /// Free bytes where the output goes (`None`: unknown, not checked).
     pub disk_bytes: Option<u64>,
+    /// The tables are kept in memory (`run_in_memory`, Python) rather than written: their
+    /// bytes count against `memory_bytes`, and the disk is not checked.
+    pub tables_in_memory: bool,
 }
 
 impl Limits {
@@ -76,6 +79,15 @@ impl Limits {
         Self {
             memory_bytes,
             disk_bytes,
+            tables_in_memory: false,
+        }
+    }
+
+    /// This machine's limits for a run whose tables stay in memory.
+    pub fn in_memory() -> Self {
+        Self {
+            tables_in_memory: true,
+            ..Self::of_this_machine(None)
         }
     }
 }
@@ -110,24 +122,35 @@ pub fn output_bytes(scenario: &Scenario) -> u64 {
 pub fn check(scenario: &Scenario, limits: &Limits) -> Vec<Problem> {
     let mut problems = Vec::new();
     let estimates = estimates(scenario);
-    let memory: u64 = estimates.iter().map(|e| e.memory_bytes).sum();
+    let output: u64 = estimates.iter().map(|e| e.output_bytes).sum();
+    let mut memory: u64 = estimates.iter().map(|e| e.memory_bytes).sum();
+    if limits.tables_in_memory {
+        memory = memory.saturating_add(output);
+    }
     if let Some(available) = limits.memory_bytes
         && memory > available
         && let Some(largest) = estimates.iter().max_by_key(|e| e.memory_bytes)
     {
+        // Where the kept tables outweigh the population, they are what to shrink.
+        let tables_dominate = limits.tables_in_memory && output > largest.memory_bytes;
+        let (path, detail) = match estimates.iter().max_by_key(|e| e.output_bytes) {
+            Some(out) if tables_dominate => (
+                out.output_field.clone(),
+                format!("tables kept in memory: {}", out.output_detail),
+            ),
+            _ => (largest.memory_field.clone(), largest.memory_detail.clone()),
+        };
         problems.push(Problem {
-            path: largest.memory_field.clone(),
+            path,
             message: format!(
-                "the run needs about {} of memory ({}), more than the {} available: \
-                 shrink the population, or run on a larger machine",
+                "the run needs about {} of memory ({detail}), more than the {} available: \
+                 shrink the population or the tables, or run on a larger machine",
                 human(memory),
-                largest.memory_detail,
                 human(available)
             ),
         });
     }
-    let output: u64 = estimates.iter().map(|e| e.output_bytes).sum();
-    if let Some(free) = limits.disk_bytes
+    if let Some(free) = limits.disk_bytes.filter(|_| !limits.tables_in_memory)
         && output > free
         && let Some(largest) = estimates.iter().max_by_key(|e| e.output_bytes)
     {
@@ -176,6 +199,42 @@ mod tests {
     fn a_relative_output_directory_still_gets_a_disk_check() {
         let limits = Limits::of_this_machine(Some(Path::new("no/such/relative/dir")));
         assert!(limits.disk_bytes.is_some());
+    }
+
+    /// Kept in memory, the tables count against the memory and not the disk: a limit
+    /// between the population's footprint and footprint + tables refuses only that run.
+    #[test]
+    fn tables_kept_in_memory_count_against_the_memory() {
+        let text = std::fs::read_to_string("scenarios/paper.ron").expect("paper scenario");
+        let mut scenario =
+            crate::scenario::parse_scenario(&text, Path::new("paper.ron")).expect("paper");
+        scenario.steps = 1_000_000;
+        let world: u64 = estimates(&scenario).iter().map(|e| e.memory_bytes).sum();
+        let tables = output_bytes(&scenario);
+        assert!(tables > world, "the long run's tables outweigh its World");
+        let on_disk = Limits {
+            memory_bytes: Some(world + tables / 2),
+            disk_bytes: Some(2 * tables),
+            tables_in_memory: false,
+        };
+        assert!(check(&scenario, &on_disk).is_empty());
+        let in_memory = Limits {
+            disk_bytes: Some(0),
+            tables_in_memory: true,
+            ..on_disk
+        };
+        let problems = check(&scenario, &in_memory);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("tables kept in memory"));
+        assert!(problems[0].path.starts_with("mechanisms[0]") || problems[0].path == "steps");
+        let roomy = Limits {
+            memory_bytes: Some(world + 2 * tables),
+            ..in_memory
+        };
+        assert!(
+            check(&scenario, &roomy).is_empty(),
+            "no disk check in memory"
+        );
     }
 
     #[test]

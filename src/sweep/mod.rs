@@ -899,6 +899,7 @@ mod tests {
         let limits = |disk| Limits {
             memory_bytes: None,
             disk_bytes: Some(disk),
+            tables_in_memory: false,
         };
         // Room for a few cells, not for 100 of them.
         let refused = Sweep::parse(text, &dir.path().join("sweep.ron"), &limits(10 * one))
