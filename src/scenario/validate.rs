@@ -131,6 +131,22 @@ impl Checker {
         }
     }
 
+    /// `name` must not be blank, nor repeat one of the `earlier` names of its list;
+    /// `what` is the plural of what the list names ("pairs", "symbols").
+    pub fn unique_name<'a>(
+        &mut self,
+        path: impl Into<String>,
+        name: &str,
+        mut earlier: impl Iterator<Item = &'a str>,
+        what: &str,
+    ) {
+        if name.trim().is_empty() {
+            self.fail(path, "must not be empty");
+        } else if earlier.any(|e| e == name) {
+            self.fail(path, format!("`{name}` names two {what}"));
+        }
+    }
+
     /// `value` must be ≥ 1; `what` says what it counts.
     pub fn at_least_one(&mut self, path: impl Into<String>, value: u64, what: &str) {
         if value == 0 {

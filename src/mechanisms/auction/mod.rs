@@ -11,10 +11,14 @@
 //! - [`verify`](mod@verify): the independent check of a clearing against the rules;
 //! - [`reference`](mod@reference): the brute-force optimum of small books, which tests the model.
 //!
+//! - [`config`]: the `Auction(...)` schema of the in-tick mechanism and its checks (the
+//!   mechanism itself, issue 16's last part, is not built yet).
+//!
 //! `docs/auction.md` states the language, the templates and the formulation.
 
 pub mod book;
 pub mod clearing;
+pub mod config;
 pub mod decompose;
 pub mod expr;
 pub mod generate;

@@ -29,14 +29,12 @@ impl DealerPairsConfig {
         }
         for (i, pair) in self.pairs.iter().enumerate() {
             let at = format!("{path}.pairs[{i}]");
-            if pair.name.trim().is_empty() {
-                checker.fail(format!("{at}.name"), "must not be empty");
-            } else if self.pairs[..i].iter().any(|p| p.name == pair.name) {
-                checker.fail(
-                    format!("{at}.name"),
-                    format!("`{}` names two pairs", pair.name),
-                );
-            }
+            checker.unique_name(
+                format!("{at}.name"),
+                &pair.name,
+                self.pairs[..i].iter().map(|p| p.name.as_str()),
+                "pairs",
+            );
             check_dealer(
                 &pair.asset_dealer,
                 &format!("{at}.asset_dealer"),

@@ -167,14 +167,12 @@ impl QuoteControlConfig {
         }
         for (i, group) in self.agents.iter().enumerate() {
             let at = format!("{path}.agents[{i}]");
-            if group.name.trim().is_empty() {
-                checker.fail(format!("{at}.name"), "must not be empty");
-            } else if self.agents[..i].iter().any(|g| g.name == group.name) {
-                checker.fail(
-                    format!("{at}.name"),
-                    format!("`{}` names two groups", group.name),
-                );
-            }
+            checker.unique_name(
+                format!("{at}.name"),
+                &group.name,
+                self.agents[..i].iter().map(|g| g.name.as_str()),
+                "groups",
+            );
             checker.at_least_one(format!("{at}.count"), u64::from(group.count), "agent");
             group.policy.validate(&format!("{at}.policy"), checker);
         }
