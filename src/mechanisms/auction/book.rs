@@ -184,6 +184,21 @@ pub struct ClearingOptions {
 }
 
 impl ClearingOptions {
+    /// Checks the options, with paths under `path` (`clearing` in a book).
+    pub fn check(&self, path: &str, checker: &mut crate::scenario::Checker) {
+        use crate::scenario::Range;
+        checker.number(
+            format!("{path}.time_limit_s"),
+            self.time_limit_s,
+            Range::Within(0.0, 86_400.0),
+        );
+        checker.number(
+            format!("{path}.limit_band"),
+            self.limit_band,
+            Range::Closed(0.0, 10.0),
+        );
+    }
+
     fn default_time_limit() -> f64 {
         30.0
     }

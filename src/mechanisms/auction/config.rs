@@ -240,16 +240,7 @@ impl AuctionConfig {
             MAX_ORDERS as u64,
             "orders in one auction (two per trader at most)",
         );
-        checker.number(
-            format!("{path}.clearing.time_limit_s"),
-            self.clearing.time_limit_s,
-            Range::Within(0.0, 86_400.0),
-        );
-        checker.number(
-            format!("{path}.clearing.limit_band"),
-            self.clearing.limit_band,
-            Range::Closed(0.0, 10.0),
-        );
+        self.clearing.check(&format!("{path}.clearing"), checker);
     }
 
     fn check_mix(&self, group: &TraderGroup, at: &str, checker: &mut Checker) {

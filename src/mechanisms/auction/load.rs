@@ -191,16 +191,7 @@ pub fn compile_book(book: &Book) -> Result<Auction, Vec<BookProblem>> {
         located: Vec::new(),
     };
     let options = &book.clearing;
-    p.checker.number(
-        "clearing.time_limit_s",
-        options.time_limit_s,
-        crate::scenario::validate::Range::Within(0.0, 86_400.0),
-    );
-    p.checker.number(
-        "clearing.limit_band",
-        options.limit_band,
-        crate::scenario::validate::Range::Closed(0.0, 10.0),
-    );
+    options.check("clearing", &mut p.checker);
     let symbols = check_symbols(book, &mut p);
     if book.bidders.is_empty() {
         p.fail("bidders", "a book needs at least one bidder");
